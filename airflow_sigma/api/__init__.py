@@ -1,0 +1,1 @@
+"""Plain Sigma REST API client (no Airflow imports)."""

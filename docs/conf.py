@@ -1,0 +1,29 @@
+"""Sphinx configuration for the airflow-provider-sigma documentation."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.abspath(".."))
+# autodoc imports our modules, which import Airflow: keep it away from ~/airflow.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-sigma-docs-"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+from airflow_sigma import __version__  # noqa: E402
+
+project = "airflow-provider-sigma"
+author = "airflow-provider-sigma contributors"
+release = version = __version__
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.viewcode",
+]
+autodoc_typehints = "description"
+autodoc_member_order = "bysource"
+html_theme = "furo"
+html_title = f"airflow-provider-sigma {release}"
+exclude_patterns = ["_build"]
+nitpicky = False
