@@ -1,0 +1,55 @@
+"""Warehouses on real databases: a SQLite file, or a fresh PostgreSQL database per test.
+
+The ``generic`` backend runs the generic ANSI dialect (information_schema, MERGE, executemany) against
+PostgreSQL, which supports all of it, so the fallback used for other databases is tested for real.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_sigma.warehouse import Dialect, PostgresDialect, SqliteDialect, Warehouse
+
+
+def sqlite_warehouse(path: Path, **options: Any) -> Warehouse:
+    return Warehouse(lambda: sqlite3.connect(path), SqliteDialect(), **options)
+
+
+def postgres_warehouse(
+    dsn: str, driver: str = "psycopg", dialect: Dialect | None = None, **options: Any
+) -> Warehouse:
+    if driver == "psycopg2":
+        import psycopg2
+
+        return Warehouse(lambda: psycopg2.connect(dsn), dialect or PostgresDialect(), **options)
+    import psycopg
+
+    return Warehouse(lambda: psycopg.connect(dsn), dialect or PostgresDialect(), **options)
+
+
+@pytest.fixture(params=["sqlite", "postgres", "generic"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which database (and dialect) the test runs on."""
+    return str(request.param)
+
+
+@pytest.fixture
+def make_warehouse(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., Warehouse]:
+    """Factory of warehouses on this test's database (options: schema, table_prefix)."""
+    if backend == "sqlite":
+        path = tmp_path / "warehouse.db"
+        return lambda **options: sqlite_warehouse(path, **options)
+    dsn = request.getfixturevalue("postgres_database")
+    if backend == "generic":
+        return lambda **options: postgres_warehouse(dsn, dialect=Dialect("%s"), **options)
+    return lambda **options: postgres_warehouse(dsn, **options)
+
+
+@pytest.fixture
+def warehouse(make_warehouse: Callable[..., Warehouse]) -> Warehouse:
+    return make_warehouse()
