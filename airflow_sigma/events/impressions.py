@@ -1,0 +1,266 @@
+"""Impression events from a CSV export: the "prepared shape" or a raw audit-log export.
+
+Prepared shape: ``request_time``, ``user_email``, ``workbook_url_id`` (required), ``element_id`` and
+``count`` (optional; empty count = 1). A file that also has an event-type column is a raw audit-log
+export: only rows matching ``impression_filter`` are impressions, the others are counted as filtered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Mapping
+
+import numpy as np
+import pyarrow as pa
+
+from airflow_sigma.events.chunking import ReadableStream
+from airflow_sigma.events.columns import (
+    IMPRESSION_COLUMN_ALIASES,
+    IMPRESSION_REQUIRED_COLUMNS,
+    ResolvedColumns,
+    find_header,
+    resolve_columns,
+    with_event_id_column,
+)
+from airflow_sigma.events.keys import hash_emails, impression_keys, with_event_ids
+from airflow_sigma.events.source import (
+    DEFAULT_BATCH_ROWS,
+    DEFAULT_CHUNK_BYTES,
+    DEFAULT_MAX_RECORD_BYTES,
+    CsvEventSource,
+    RawTable,
+    RowTriage,
+    finish,
+    snippet,
+)
+from airflow_sigma.events.stats import (
+    DEFAULT_MAX_SAMPLES,
+    BadRowKind,
+    EventFileError,
+    FileErrorKind,
+    FileStats,
+)
+from airflow_sigma.events.values import (
+    blank_among,
+    constant_reason,
+    decode_utf8,
+    empty_mask,
+    lower,
+    match_loosely,
+    parse_counts,
+    parse_timestamps,
+    utc_days,
+)
+
+#: Which rows of a raw audit-log export are impressions: column -> accepted values, compared ignoring
+#: case, spaces and punctuation; ``*`` is a wildcard; the event_type column also tolerates a trailing
+#: "S". Sigma's exact OBJECT_INTERACTION event names are UNCONFIRMED, so the default takes any event
+#: whose name mentions viewing or opening. Check your export and set exact names when you can.
+DEFAULT_IMPRESSION_FILTER: dict[str, tuple[str, ...]] = {
+    "event_type": ("OBJECT_INTERACTION",),
+    "event_name": ("*view*", "*open*"),
+}
+
+#: The columns of every impressions batch.
+IMPRESSION_SCHEMA = pa.schema(
+    [
+        pa.field("event_key", pa.string(), nullable=False),
+        pa.field("request_time", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("day", pa.date32(), nullable=False),
+        pa.field("user_email", pa.string(), nullable=False),
+        pa.field("workbook_url_id", pa.string(), nullable=False),
+        pa.field("element_id", pa.string(), nullable=False),
+        pa.field("impressions", pa.int64(), nullable=False),
+    ]
+)
+
+# Columns read for the output (filter columns are added per file).
+_READ = ("request_time", "user_email", "workbook_url_id", "element_id", "count", "event_id")
+# Columns whose values are stripped; the others are parsed by code that ignores surrounding spaces.
+_TRIMMED = ("user_email", "workbook_url_id", "element_id", "event_id")
+_LOGICAL_FILTER_KEYS = ("event_type", "event_name", "event_status", "object_type")
+
+
+def _resolve_filter(
+    uri: str, columns: ResolvedColumns, impression_filter: Mapping[str, Collection[str]]
+) -> list[tuple[int, tuple[str, ...], bool]]:
+    """``(header position, accepted values, is the category column)`` for each filter entry."""
+    resolved = []
+    for key, accepted in impression_filter.items():
+        if isinstance(accepted, str):
+            raise ValueError(f"impression_filter[{key!r}] must be a collection of values, not a string")
+        if key in _LOGICAL_FILTER_KEYS:
+            position = columns.index.get(key)
+        else:
+            position = find_header(uri, columns.headers, key, f"impression_filter column {key!r}")
+        if position is None:
+            raise EventFileError(
+                uri,
+                FileErrorKind.MISSING_COLUMN,
+                f"the file is a raw audit-log export (it has the event-type column "
+                f"{columns.header_of('event_type')!r}) but has no column {key!r} used by impression_filter. "
+                f"The file's headers are: {list(columns.headers)!r}",
+            )
+        resolved.append((position, tuple(accepted), position == columns.index["event_type"]))
+    return resolved
+
+
+class _ImpressionReader:
+    def __init__(
+        self,
+        source: CsvEventSource,
+        columns: ResolvedColumns,
+        filters: list[tuple[int, tuple[str, ...], bool]],
+        email_salt: str | None,
+        batch_rows: int,
+    ) -> None:
+        self.source = source
+        self.stats = source.stats
+        self.columns = columns
+        self.filters = filters
+        self.email_salt = email_salt
+        self.batch_rows = batch_rows
+        index = columns.index
+        self.trimmed = {index[name] for name in _TRIMMED if name in index}
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        index = self.columns.index
+        used = {index[name] for name in _READ if name in index}
+        wanted = sorted(used | {position for position, _, _ in self.filters})
+        for raw in self.source.tables(wanted):
+            yield from self._convert(raw)
+
+    def _convert(self, raw: RawTable) -> Iterator[pa.RecordBatch]:
+        triage = RowTriage(raw, self.stats)
+        text: dict[int, pa.Array] = {}
+        invalid: dict[int, np.ndarray | None] = {}
+        index = self.columns.index
+        for position, column in raw.columns.items():
+            text[position], invalid[position] = decode_utf8(
+                column, trim=position in self.trimmed, ascii_only=raw.is_ascii
+            )
+
+        def utf8_reason(position: int) -> Callable[[int], str]:
+            return constant_reason(f"bytes that are not UTF-8 in column {self.columns.headers[position]!r}")
+
+        for position, _, _ in self.filters:
+            triage.reject(invalid[position], BadRowKind.INVALID_UTF8, utf8_reason(position))
+        for position, accepted, category in self.filters:
+            triage.filter_out(~match_loosely(text[position], accepted, category=category))
+        for position in text:
+            triage.reject(invalid[position], BadRowKind.INVALID_UTF8, utf8_reason(position))
+
+        times = text[index["request_time"]]
+        request_time, bad_time = parse_timestamps(times)
+        for logical in IMPRESSION_REQUIRED_COLUMNS:
+            values = text[index[logical]]
+            blank = blank_among(times, bad_time) if logical == "request_time" else empty_mask(values)
+            header = self.columns.header_of(logical)
+            triage.reject(
+                blank, BadRowKind.MISSING_VALUE, constant_reason(f"empty {logical} (column {header!r})")
+            )
+        triage.reject(
+            bad_time, BadRowKind.BAD_TIMESTAMP, lambda row: f"request_time {snippet(times[row].as_py())}"
+        )
+        counts = None
+        if "count" in index:
+            count_text = text[index["count"]]
+            counts, bad_count = parse_counts(count_text)
+            triage.reject(
+                bad_count,
+                BadRowKind.BAD_COUNT,
+                lambda row: f"count {snippet(count_text[row].as_py())} is not a whole number >= 1",
+            )
+        table = self._output(raw, triage.kept(), text, request_time, counts)
+        yield from triage.accept(table, self.batch_rows)
+
+    def _output(
+        self,
+        raw: RawTable,
+        kept: pa.Array | None,
+        text: dict[int, pa.Array],
+        request_time: pa.Array,
+        counts: pa.Array | None,
+    ) -> pa.Table:
+        def column(logical: str) -> pa.Array | None:
+            if logical not in self.columns.index:
+                return None
+            values = text[self.columns.index[logical]]
+            return values if kept is None else values.take(kept)
+
+        if kept is not None:
+            request_time = request_time.take(kept)
+            counts = counts.take(kept) if counts is not None else None
+        size = len(request_time)
+        email = lower(column("user_email"), ascii_only=raw.is_ascii)
+        if self.email_salt is not None:
+            email = hash_emails(email, self.email_salt)
+        workbook = column("workbook_url_id")
+        element = column("element_id")
+        if element is None:
+            element = pa.repeat(pa.scalar("", pa.string()), size)
+        escaping = raw.contains(b"%", b"|")
+        keys = with_event_ids(
+            column("event_id"),
+            impression_keys(request_time, email, workbook, element, may_need_escaping=escaping),
+        )
+        if counts is None:
+            counts = pa.repeat(pa.scalar(1, pa.int64()), size)
+        arrays = [keys, request_time, utc_days(request_time), email, workbook, element, counts]
+        return pa.Table.from_arrays(arrays, schema=IMPRESSION_SCHEMA)
+
+
+def read_impressions(
+    stream: ReadableStream,
+    uri: str,
+    *,
+    column_map: Mapping[str, str] | None = None,
+    impression_filter: Mapping[str, Collection[str]] | None = None,
+    event_id_column: str | None = None,
+    email_salt: str | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    max_samples: int = DEFAULT_MAX_SAMPLES,
+    read_ahead: bool = True,
+) -> tuple[Iterator[pa.RecordBatch], FileStats]:
+    """Read impression events from one CSV file.
+
+    The header is read and checked before this returns; the rows are read as the batches are consumed,
+    and the stats are final (``stats.complete``) once the iterator is exhausted.
+
+    :param stream: binary file-like object (decompressed), read from its current position.
+    :param uri: the file's name, used in errors and stats.
+    :param column_map: logical column -> header, overriding the aliases in
+        :data:`~airflow_sigma.events.columns.IMPRESSION_COLUMN_ALIASES`.
+    :param impression_filter: for raw audit-log exports (files with an event-type column): column ->
+        accepted values; ``None`` means :data:`DEFAULT_IMPRESSION_FILTER`, ``{}`` keeps every row.
+        Keys are logical names (event_type, event_name, event_status, object_type) or headers. Ignored for
+        files without an event-type column.
+    :param event_id_column: header of a unique event id (same as ``column_map["event_id"]``); rows with an
+        id use it as their ``event_key``.
+    :param email_salt: when set, ``user_email`` is replaced by
+        :func:`~airflow_sigma.events.keys.hash_email` of it (and keys use the hash).
+    :param batch_rows: most rows per batch.
+    :param chunk_bytes: bytes read and parsed at a time.
+    :param max_record_bytes: longest row accepted; a longer one fails the file.
+    :param max_samples: bad rows kept in ``stats.samples``.
+    :param read_ahead: parse the next piece in a background thread while the caller consumes batches.
+    :return: the batches (schema :data:`IMPRESSION_SCHEMA`) and the file's stats.
+    :raises EventFileError: when the file cannot be read (also while iterating).
+    """
+    column_map = with_event_id_column(column_map, event_id_column)
+    stats = FileStats(uri, max_samples=max_samples)
+    source = CsvEventSource(stream, stats, chunk_bytes=chunk_bytes, max_record_bytes=max_record_bytes)
+    if stats.empty_file:
+        stats.complete = True
+        return iter(()), stats
+    columns = resolve_columns(
+        uri, source.headers, IMPRESSION_COLUMN_ALIASES, IMPRESSION_REQUIRED_COLUMNS, column_map
+    )
+    stats.columns = columns.used_names()
+    filters: list[tuple[int, tuple[str, ...], bool]] = []
+    if "event_type" in columns.index:
+        chosen = DEFAULT_IMPRESSION_FILTER if impression_filter is None else impression_filter
+        filters = _resolve_filter(uri, columns, chosen)
+    reader = _ImpressionReader(source, columns, filters, email_salt, batch_rows)
+    return finish(reader.batches(), stats, read_ahead=read_ahead), stats

@@ -1,0 +1,160 @@
+"""Per-file accounting of the rows an event file held, and the errors for files that cannot be read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import NamedTuple
+
+DEFAULT_MAX_SAMPLES = 20
+
+
+class BadRowKind(str, Enum):
+    """Why a row was skipped. The value is the key used in :attr:`FileStats.bad_rows`."""
+
+    WRONG_FIELD_COUNT = "wrong_field_count"
+    UNTERMINATED_QUOTE = "unterminated_quote"
+    INVALID_UTF8 = "invalid_utf8"
+    MISSING_VALUE = "missing_value"
+    BAD_TIMESTAMP = "bad_timestamp"
+    BAD_COUNT = "bad_count"
+
+
+class FileErrorKind(str, Enum):
+    """Why a whole file could not be read (see :class:`EventFileError`)."""
+
+    MISSING_COLUMN = "missing_column"
+    DUPLICATE_COLUMN = "duplicate_column"
+    BAD_HEADER = "bad_header"
+    UNREADABLE = "unreadable"
+
+
+class EventFileError(ValueError):
+    """A whole file cannot be read: a required column is missing, a header is ambiguous, ...
+
+    The message names the file. Raised when the reader is created (header problems) or while iterating
+    (a row that never ends); in the second case batches already yielded must be discarded.
+
+    :param uri: the file.
+    :param kind: what went wrong.
+    :param detail: the explanation, without the file name.
+    """
+
+    def __init__(self, uri: str, kind: FileErrorKind, detail: str) -> None:
+        super().__init__(f"{uri}: {detail}")
+        self.uri = uri
+        self.kind = kind
+        self.detail = detail
+
+
+class BadRowSample(NamedTuple):
+    """One skipped row, for the logs.
+
+    :param line: physical line number in the file (the header is line 1), when known.
+    :param kind: a :class:`BadRowKind` value.
+    :param reason: short explanation with the offending value.
+    """
+
+    line: int | None
+    kind: str
+    reason: str
+
+
+@dataclass
+class FileStats:
+    """What happened to the rows of one file.
+
+    Invariant once the batches are exhausted (``complete``):
+    ``rows_read == rows_accepted + rows_filtered + bad_total``. Blank lines are not rows.
+
+    :param uri: the file.
+    :param rows_read: data rows parsed (the header is not a row).
+    :param rows_accepted: rows returned in the batches.
+    :param rows_filtered: rows deliberately left out (not an impression, category not selected).
+    :param bad_rows: skipped rows by :class:`BadRowKind` value.
+    :param samples: up to ``max_samples`` skipped rows, for the logs.
+    :param columns: which header each logical column was read from.
+    :param empty_file: the file had no header at all (0 bytes or blank); it yields no rows.
+    :param complete: the batches have been read to the end; the counts are final.
+    """
+
+    uri: str
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_filtered: int = 0
+    bad_rows: dict[str, int] = field(default_factory=dict)
+    samples: list[BadRowSample] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)
+    empty_file: bool = False
+    complete: bool = False
+    max_samples: int = DEFAULT_MAX_SAMPLES
+
+    @property
+    def bad_total(self) -> int:
+        """All skipped rows, whatever the kind."""
+        return sum(self.bad_rows.values())
+
+    @property
+    def bad_fraction(self) -> float:
+        """Bad rows among the rows that were not filtered out (0.0 when there are none)."""
+        considered = self.rows_read - self.rows_filtered
+        return self.bad_total / considered if considered else 0.0
+
+    @property
+    def balanced(self) -> bool:
+        """Whether every row read is accounted for."""
+        return self.rows_read == self.rows_accepted + self.rows_filtered + self.bad_total
+
+    def add_bad(self, kind: BadRowKind, count: int) -> None:
+        """Count ``count`` skipped rows of ``kind``."""
+        if count:
+            self.bad_rows[kind.value] = self.bad_rows.get(kind.value, 0) + count
+
+    def wants_samples(self) -> int:
+        """How many more samples fit."""
+        return self.max_samples - len(self.samples)
+
+    def add_sample(self, line: int | None, kind: BadRowKind, reason: str) -> None:
+        """Keep one skipped row for the logs, if there is room."""
+        if self.wants_samples() > 0:
+            self.samples.append(BadRowSample(line, kind.value, reason))
+
+    def summary(self) -> str:
+        """One line for the task log."""
+        if self.empty_file:
+            return f"{self.uri}: empty file (no header), 0 rows"
+        bad = ", ".join(f"{kind}={count}" for kind, count in sorted(self.bad_rows.items()))
+        text = (
+            f"{self.uri}: {self.rows_read} rows read, {self.rows_accepted} accepted, "
+            f"{self.rows_filtered} filtered out, {self.bad_total} bad"
+        )
+        return f"{text} ({bad})" if bad else text
+
+
+class TooManyBadRowsError(ValueError):
+    """The share of bad rows across a run is above the configured maximum."""
+
+
+def check_bad_row_fraction(stats: Iterable[FileStats], max_fraction: float) -> float:
+    """Enforce ``max_bad_row_fraction`` across the files of a run.
+
+    The fraction is bad rows over rows that were not filtered out, summed over all files.
+
+    :param stats: the files' stats (complete).
+    :param max_fraction: the largest acceptable fraction, from 0.0 to 1.0.
+    :return: the run's fraction of bad rows.
+    :raises TooManyBadRowsError: above ``max_fraction``; the message lists the files with bad rows.
+    """
+    files = list(stats)
+    bad = sum(s.bad_total for s in files)
+    considered = sum(s.rows_read - s.rows_filtered for s in files)
+    fraction = bad / considered if considered else 0.0
+    if fraction > max_fraction:
+        worst = sorted((s for s in files if s.bad_total), key=lambda s: -s.bad_total)
+        details = "; ".join(s.summary() for s in worst[:10])
+        raise TooManyBadRowsError(
+            f"{bad} of {considered} rows ({fraction:.2%}) were bad, above max_bad_row_fraction="
+            f"{max_fraction:.2%}: {details}"
+        )
+    return fraction
