@@ -1,0 +1,15 @@
+"""Errors raised by the export storage code.
+
+Both carry a message meant for the person reading the task log: what was wrong, where, and what
+was expected. Neither ever includes credentials.
+"""
+
+from __future__ import annotations
+
+
+class ExportConfigError(ValueError):
+    """The export location or its settings are invalid (raised before any I/O where possible)."""
+
+
+class ExportStorageError(RuntimeError):
+    """Listing or reading the export location failed (missing bucket or folder, access denied, ...)."""
