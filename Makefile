@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+LINT_PATHS := $(wildcard airflow_sigma dags tests benchmarks scripts docs/conf.py docs/_ext)
 
 .PHONY: demo test lint typecheck unit docs bench venv postgres clean lock
 
@@ -25,11 +26,11 @@ postgres:
 	@scripts/ensure-postgres.sh
 
 demo: venv
-	$(BIN)/python -m airflow_sigma.demo
+	$(BIN)/python -m airflow_sigma.testing.demo
 
 lint: venv
-	$(BIN)/ruff check airflow_sigma dags tests benchmarks scripts
-	$(BIN)/ruff format --check airflow_sigma dags tests benchmarks scripts
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: venv
 	$(BIN)/mypy

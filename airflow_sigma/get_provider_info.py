@@ -37,8 +37,12 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
-        "sensors": [{"integration-name": "Sigma Computing", "python-modules": ["airflow_sigma.sensors.exports"]}],
-        "triggers": [{"integration-name": "Sigma Computing", "python-modules": ["airflow_sigma.triggers.exports"]}],
+        "sensors": [
+            {"integration-name": "Sigma Computing", "python-modules": ["airflow_sigma.sensors.exports"]}
+        ],
+        "triggers": [
+            {"integration-name": "Sigma Computing", "python-modules": ["airflow_sigma.triggers.exports"]}
+        ],
         "connection-types": [
             {
                 "connection-type": "sigma",

@@ -131,7 +131,9 @@ def _events(spec: ExportSpec, truth: GroundTruth) -> list[_Event]:
         element = rng.choice(elements) if elements and rng.random() < spec.element_share else ""
         count = rng.randint(2, 5) if rng.random() < spec.multi_count_share else 1
         truth.impressions[(at.date(), wb, element, user)] += count
-        events.append(_Event(at, _row(spec, f"ev-{spec.seed}-{n:09d}", at, VIEW_EVENT, user, wb, element, count)))
+        events.append(
+            _Event(at, _row(spec, f"ev-{spec.seed}-{n:09d}", at, VIEW_EVENT, user, wb, element, count))
+        )
     if spec.shape == "audit":
         events.extend(_audit_only_events(spec, rng, start, truth))
         events.sort(key=lambda e: e.at)
