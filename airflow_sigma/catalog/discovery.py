@@ -1,0 +1,275 @@
+"""Discover workbooks, pages, elements and members through a :class:`SigmaClient` (no Airflow).
+
+Every request runs in one thread pool of ``max_concurrency`` threads, so no more requests are ever
+in flight. Top-level listings (workbooks, members) run first, side by side; a failure there stops the
+run before anything else is fetched. Then :class:`~airflow_sigma.catalog.fanout.ElementFanOut` lists
+pages and elements; failures scoped to one workbook skip its elements (its row is kept) up to
+``max_skipped_fraction``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from airflow_sigma.api.errors import SigmaAPIError, SigmaError
+from airflow_sigma.catalog.fanout import ElementFanOut
+from airflow_sigma.catalog.model import (
+    Catalog,
+    CatalogError,
+    CatalogOptions,
+    CatalogStats,
+    PersonalScope,
+    SkippedWorkbook,
+    describe_skipped,
+)
+from airflow_sigma.catalog.rows import (
+    CatalogDataError,
+    ElementRow,
+    MemberRow,
+    WorkbookRow,
+    member_row,
+    workbook_row,
+)
+
+if TYPE_CHECKING:
+    from airflow_sigma.api.client import SigmaClient
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+NOT_ADMIN_MESSAGE = (
+    "include_personal is on, but Sigma refused to list every user's My Documents "
+    "(GET /v2/workbooks?skipPermissionCheck=true answered HTTP 403): the credentials' owner is NOT an "
+    "admin. Continuing with what these credentials can see: their own My Documents and the workspaces "
+    "they are a member of. To catalog everyone's personal content, use client credentials owned by a "
+    "user with the Admin account type."
+)
+
+
+def discover_catalog(client: SigmaClient, options: CatalogOptions | None = None) -> Catalog:
+    """List the catalog described by ``options``; raise :class:`CatalogError` when it is incomplete.
+
+    :param client: a Sigma client whose ``pool_size`` is at least ``options.max_concurrency``.
+    :param options: what to discover (default ``CatalogOptions()``).
+    """
+    return _Discovery(client, options or CatalogOptions()).run()
+
+
+@dataclass(frozen=True)
+class _TopLevel:
+    """What the top-level listings returned, filtered by the options."""
+
+    workbooks: list[WorkbookRow]
+    listed: int
+    members: list[MemberRow]
+    admin: bool | None
+    visible_workspaces: list[str] | None
+
+
+class _Discovery:
+    def __init__(self, client: SigmaClient, options: CatalogOptions) -> None:
+        self.client = client
+        self.options = options
+        self.pool: ThreadPoolExecutor | None = None
+
+    def run(self) -> Catalog:
+        requests_before = self.client.stats.requests
+        options = self.options
+        with ThreadPoolExecutor(options.max_concurrency, thread_name_prefix="sigma-catalog") as pool:
+            self.pool = pool
+            try:
+                top = self._top_level()
+                workbooks, members, admin = top.workbooks, top.members, top.admin
+                self._check_workspace_filter(workbooks, top.visible_workspaces)
+                elements: list[ElementRow] = []
+                pages = 0
+                skipped: list[SkippedWorkbook] = []
+                if options.include_elements and workbooks:
+                    fan_out = ElementFanOut(self.client, options, workbooks)
+                    elements = fan_out.run(pool)
+                    pages, skipped = fan_out.pages, fan_out.skipped
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+        personal: PersonalScope = "none"
+        if options.include_personal:
+            personal = "all" if admin else "own"
+        stats = CatalogStats(
+            workspaces=len({wb.workspace for wb in workbooks if not wb.is_personal and wb.workspace}),
+            workbooks=len(workbooks),
+            personal_workbooks=sum(wb.is_personal for wb in workbooks),
+            archived_workbooks=sum(wb.is_archived for wb in workbooks),
+            pages=pages,
+            elements=len(elements),
+            members=len(members),
+            listed_workbooks=top.listed,
+            skipped=tuple(skipped),
+            admin=admin,
+            personal=personal,
+            requests=self.client.stats.requests - requests_before,
+        )
+        log.info(
+            "Sigma catalog: %d workbooks in %d workspaces (%d personal, %d archived), %d pages, %d elements, "
+            "%d members; %d skipped; %d requests",
+            stats.workbooks, stats.workspaces, stats.personal_workbooks, stats.archived_workbooks,
+            stats.pages, stats.elements, stats.members, len(skipped), stats.requests,
+        )  # fmt: skip
+        if skipped:
+            log.warning("Workbooks kept without their elements: %s", describe_skipped(skipped))
+        return Catalog(workbooks, elements, members, stats, options)
+
+    # -- top-level listings -------------------------------------------------------------------------
+
+    def _submit(self, function: Callable[..., T], *args: Any) -> Future[T]:
+        assert self.pool is not None
+        return self.pool.submit(function, *args)
+
+    def _top_level(self) -> _TopLevel:
+        members_future = self._submit(self._list_members)
+        workspaces_future = self._submit(self._list_workspaces) if self.options.workspaces else None
+        admin: bool | None = None
+        if self.options.include_personal:
+            try:
+                rows, listed = self._list_all_workbooks(admin_listing=True)
+                admin = True
+            except SigmaAPIError as exc:
+                if exc.status != 403:
+                    raise _listing_failed("workbooks", exc) from exc
+                log.warning(NOT_ADMIN_MESSAGE)
+                admin = False
+                rows, listed = self._list_all_workbooks(admin_listing=False)
+        else:
+            rows, listed = self._list_all_workbooks(admin_listing=False)
+        members = _result(members_future, "members")
+        visible_workspaces = _workspace_names(workspaces_future)
+        emails = {m.member_id: m.email for m in members if m.email}
+        workbooks = [row._replace(owner_email=emails.get(row.owner_id or "")) for row in rows]
+        unknown_owners = sum(1 for wb in workbooks if wb.owner_id and wb.owner_email is None)
+        if unknown_owners:
+            log.info(
+                "%d workbooks have an owner missing from the members list: owner_email NULL", unknown_owners
+            )
+        log.info(
+            "Listed %d workbooks and %d members; cataloguing %d workbooks (%s)",
+            listed, len(members), len(workbooks), self._describe_selection(),
+        )  # fmt: skip
+        return _TopLevel(workbooks, listed, members, admin, visible_workspaces)
+
+    def _list_all_workbooks(self, *, admin_listing: bool) -> tuple[list[WorkbookRow], int]:
+        """Run the non-archived (and archived) listings side by side; raise a 403 as is."""
+        flags = (False, True) if self.options.include_archived else (False,)
+        futures = [self._submit(self._list_workbooks, admin_listing, archived) for archived in flags]
+        wait(futures)
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        for error in errors:
+            if admin_listing and isinstance(error, SigmaAPIError) and error.status == 403:
+                raise error
+        rows: list[WorkbookRow] = []
+        listed = 0
+        seen: set[str] = set()
+        duplicates = 0
+        for future in futures:
+            part, count = _result(future, "workbooks")
+            listed += count
+            for row in part:
+                if row.workbook_id in seen:
+                    duplicates += 1
+                    continue
+                seen.add(row.workbook_id)
+                rows.append(row)
+        if duplicates:
+            log.warning("Sigma listed %d workbooks more than once; each is kept once", duplicates)
+        return rows, listed
+
+    def _list_workbooks(self, admin_listing: bool, archived: bool) -> tuple[list[WorkbookRow], int]:
+        entries = self.client.list_workbooks(
+            skip_permission_check=admin_listing,
+            exclude_explorations=admin_listing,
+            is_archived=archived,
+            page_size=self.options.page_size,
+        )
+        rows: list[WorkbookRow] = []
+        listed = 0
+        for entry in entries:
+            listed += 1
+            row = workbook_row(entry, listed_archived=archived, emails={})
+            if self._wanted(row):
+                rows.append(row)
+        return rows, listed
+
+    def _wanted(self, row: WorkbookRow) -> bool:
+        if row.is_archived and not self.options.include_archived:
+            return False
+        if row.is_personal:
+            return self.options.include_personal
+        return self.options.wants_workspace(row.workspace)
+
+    def _list_members(self) -> list[MemberRow]:
+        entries = self.client.list_members(
+            include_archived=True, include_inactive=True, page_size=self.options.page_size
+        )
+        rows: dict[str, MemberRow] = {}
+        for entry in entries:
+            row = member_row(entry)
+            rows.setdefault(row.member_id, row)
+        return list(rows.values())
+
+    def _list_workspaces(self) -> list[str]:
+        return [str(ws.get("name")) for ws in self.client.list_workspaces(page_size=self.options.page_size)]
+
+    def _describe_selection(self) -> str:
+        options = self.options
+        parts = [
+            f"workspaces {list(options.workspaces)}" if options.workspaces else "all workspaces",
+            "with personal content" if options.include_personal else "without personal content",
+            "with archived" if options.include_archived else "without archived",
+        ]
+        return ", ".join(parts)
+
+    def _check_workspace_filter(self, workbooks: list[WorkbookRow], visible: list[str] | None) -> None:
+        names = self.options.workspaces
+        if not names:
+            return
+        used = {wb.workspace.casefold() for wb in workbooks if wb.workspace and not wb.is_personal}
+        visible_folded = {name.casefold() for name in visible} if visible is not None else None
+        for name in names:
+            if name.casefold() == "my documents" or name.casefold() in used:
+                continue
+            if visible_folded is not None and name.casefold() not in visible_folded:
+                log.warning(
+                    "Workspace %r is not among the %d workspaces these credentials can see (%s): check the "
+                    "spelling, or add the credentials' owner to it",
+                    name, len(visible_folded), ", ".join(sorted(visible or [])),
+                )  # fmt: skip
+            else:
+                log.warning(
+                    "Workspace %r holds no workbook these credentials can list (is the owner a member?)", name
+                )
+
+
+def _result(future: Future[T], what: str) -> T:
+    try:
+        return future.result()
+    except (SigmaError, CatalogDataError) as exc:
+        raise _listing_failed(what, exc) from exc
+
+
+def _listing_failed(what: str, exc: BaseException) -> CatalogError:
+    return CatalogError(
+        f"Listing Sigma {what} failed, so the catalog would be incomplete: nothing is written and the "
+        f"previous snapshots stay as they are. Cause: {exc}"
+    )
+
+
+def _workspace_names(future: Future[list[str]] | None) -> list[str] | None:
+    if future is None:
+        return None
+    try:
+        return future.result()
+    except SigmaError as exc:
+        log.warning("Could not list workspaces to check the workspaces filter: %s", exc)
+        return None

@@ -1,0 +1,210 @@
+"""List the pages and elements of many workbooks with a fixed number of worker threads.
+
+Each of ``max_concurrency`` workers (run in the caller's ``concurrent.futures`` pool) takes one job
+at a time: list a workbook's pages, or list one page's elements. A worker that receives a page list
+queues that workbook's element jobs, which are taken before any new workbook is started; so one
+workbook's pages and elements are pipelined with other workbooks', open work stays small, and a
+worker goes straight on to its next job without a round trip through a coordinating thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Executor, wait
+from typing import TYPE_CHECKING, Any
+
+from airflow_sigma.api.errors import SigmaAPIError, SigmaAuthError, SigmaConnectionError
+from airflow_sigma.catalog.model import (
+    CatalogIncompleteError,
+    CatalogOptions,
+    SkippedWorkbook,
+    describe_skipped,
+)
+from airflow_sigma.catalog.progress import ProgressLog
+from airflow_sigma.catalog.rows import CatalogDataError, ElementRow, Page, WorkbookRow, element_row, page_of
+
+if TYPE_CHECKING:
+    from airflow_sigma.api.client import SigmaClient
+
+log = logging.getLogger(__name__)
+
+
+class _Work:
+    """One workbook while its pages and elements are being listed."""
+
+    __slots__ = ("elements", "finished", "pages", "row", "waiting")
+
+    def __init__(self, row: WorkbookRow) -> None:
+        self.row = row
+        self.pages: list[Page] = []
+        self.elements: dict[str, list[ElementRow]] = {}
+        self.waiting = 0
+        self.finished = False
+
+
+_Job = tuple[_Work, Page | None]  # no page: list the workbook's pages
+
+
+class ElementFanOut:
+    """Lists pages and elements of ``workbooks``; see :meth:`run`.
+
+    :param client: the Sigma client (thread-safe, ``pool_size >= options.max_concurrency``).
+    :param options: concurrency, page size, skip tolerance, progress interval.
+    :param workbooks: the workbooks, in the order their elements are returned.
+    """
+
+    def __init__(self, client: SigmaClient, options: CatalogOptions, workbooks: list[WorkbookRow]) -> None:
+        self.client = client
+        self.options = options
+        self.works = [_Work(row) for row in workbooks]
+        self.total = len(workbooks)
+        self.allowed_skips = int(options.max_skipped_fraction * self.total)
+        self.skipped: list[SkippedWorkbook] = []
+        self.pages = 0
+        self.done = 0
+        self._fresh: Iterator[_Work] = iter(self.works)
+        self._queued: deque[_Job] = deque()
+        self._active = 0
+        self._error: BaseException | None = None
+        self._condition = threading.Condition()
+        self._progress = ProgressLog(self.total, log, interval=options.progress_interval)
+
+    def run(self, pool: Executor) -> list[ElementRow]:
+        """Run ``max_concurrency`` workers in ``pool``; return element rows grouped by workbook.
+
+        Raises :class:`CatalogIncompleteError` when too many workbooks are skipped, and any error that
+        is not scoped to one workbook (authentication, bugs) as it is.
+
+        :param pool: an executor with at least ``max_concurrency`` threads.
+        """
+        workers = min(self.options.max_concurrency, max(self.total, 1))
+        log.info(
+            "Listing pages and elements of %d workbooks, at most %d requests at once", self.total, workers
+        )
+        futures = [pool.submit(self._worker) for _ in range(workers)]
+        wait(futures)
+        for future in futures:
+            future.result()  # a worker itself never raises; this surfaces a bug if it did
+        if self._error is not None:
+            raise self._error
+        return self._ordered_elements()
+
+    # -- workers ------------------------------------------------------------------------------------
+
+    def _worker(self) -> None:
+        while True:
+            with self._condition:
+                job = self._take()
+                if job is None:
+                    return
+                self._active += 1
+            result: list[Any] | None = None
+            error: BaseException | None = None
+            try:
+                result = self._fetch(job)
+            except BaseException as exc:
+                error = exc
+            with self._condition:
+                self._active -= 1
+                try:
+                    self._handle(job, result, error)
+                except BaseException as exc:
+                    self._error = self._error or exc
+                self._condition.notify_all()
+
+    def _take(self) -> _Job | None:
+        """The next job, waiting while others may still queue some; None when all is done."""
+        while self._error is None:
+            while self._queued:
+                job = self._queued.popleft()
+                if not job[0].finished:
+                    return job
+            work = next(self._fresh, None)
+            if work is not None:
+                return work, None
+            if self._active == 0:
+                return None
+            self._condition.wait()
+        return None
+
+    def _fetch(self, job: _Job) -> list[Any]:
+        work, page = job
+        workbook_id = work.row.workbook_id
+        size = self.options.page_size
+        if page is None:
+            return [page_of(entry) for entry in self.client.list_workbook_pages(workbook_id, page_size=size)]
+        entries = self.client.list_page_elements(workbook_id, page.page_id, page_size=size)
+        return [element_row(entry, work.row, page) for entry in entries]
+
+    def _handle(self, job: _Job, result: list[Any] | None, error: BaseException | None) -> None:
+        work, page = job
+        if work.finished:
+            return  # another listing of this workbook already failed
+        if error is not None:
+            self._finish(work, _scoped_failure(error, page))
+        elif page is None:
+            work.pages = result or []
+            work.waiting = len(work.pages)
+            self._queued.extend((work, p) for p in work.pages)
+            if not work.pages:
+                self._finish(work)
+        else:
+            work.elements[page.page_id] = result or []
+            work.waiting -= 1
+            if work.waiting == 0:
+                self._finish(work)
+
+    def _finish(self, work: _Work, failure: str | None = None) -> None:
+        work.finished = True
+        self.done += 1
+        if failure is None:
+            self.pages += len(work.pages)
+        else:
+            work.elements.clear()
+            self.skipped.append(SkippedWorkbook(work.row.workbook_id, work.row.name, failure))
+            log.warning(
+                "Skipping the elements of workbook %r (%s): %s", work.row.name, work.row.workbook_id, failure
+            )
+            if len(self.skipped) > self.allowed_skips:
+                raise CatalogIncompleteError(
+                    f"{len(self.skipped)} of {self.total} workbooks could not be fully listed, more than "
+                    f"max_skipped_fraction={self.options.max_skipped_fraction} allows "
+                    f"({self.allowed_skips}); stopping and writing nothing. Skipped so far: "
+                    f"{describe_skipped(self.skipped)}"
+                )
+        self._progress.update(self.done, len(self.skipped))
+
+    def _ordered_elements(self) -> list[ElementRow]:
+        rows: list[ElementRow] = []
+        duplicates = 0
+        for work in self.works:
+            for page in work.pages:
+                seen: set[str] = set()
+                for row in work.elements.get(page.page_id, ()):
+                    if row.element_id in seen:
+                        duplicates += 1
+                        continue
+                    seen.add(row.element_id)
+                    rows.append(row)
+            work.elements.clear()
+        if duplicates:
+            log.warning("Sigma listed %d elements twice on the same page; each is kept once", duplicates)
+        return rows
+
+
+def _scoped_failure(error: BaseException, page: Page | None) -> str:
+    """Why a workbook is skipped; re-raises ``error`` when it is not scoped to one workbook."""
+    scoped = isinstance(error, CatalogDataError) or (
+        isinstance(error, SigmaAPIError) and not isinstance(error, SigmaAuthError) and error.status != 401
+    )
+    if not scoped:
+        raise error
+    where = "pages" if page is None else f"elements of page {page.page_id}"
+    if isinstance(error, SigmaAPIError) and error.status is not None:
+        return f"{where}: HTTP {error.status}" + (f" ({error.code})" if error.code else "")
+    if isinstance(error, SigmaConnectionError):
+        return f"{where}: no response ({type(error).__name__})"
+    return f"{where}: {error}"

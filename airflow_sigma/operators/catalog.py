@@ -1,0 +1,210 @@
+"""Discover Sigma workbooks, pages, elements and members into warehouse snapshot tables."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off", "")
+
+
+class SigmaDiscoverWorkbooksOperator(BaseOperator):
+    """Take a snapshot of the Sigma catalog: workbooks, their pages and elements, and members.
+
+    Writes ``sigma_workbooks``, ``sigma_workbook_elements`` and ``sigma_members`` (created when
+    missing) for one ``snapshot_date``: the UTC date of the run's logical date (else its data
+    interval start, ``ds``, or run time). One transaction replaces exactly that date in all three
+    tables, so re-running a date gives identical tables, and a failed run changes nothing.
+
+    A failure of a top-level listing (workbooks, members) fails the task. A workbook whose pages or
+    elements cannot be listed (403, 404, or errors that outlast the retries) keeps its row but not
+    its elements; such workbooks are counted, named in the log and in the returned summary, and fail
+    the task only when they are more than ``max_skipped_fraction`` of the workbooks.
+
+    Returns a small summary (XCom): counts of workspaces, workbooks, pages, elements, members and
+    skipped workbooks, the snapshot date, and whether personal content was included (``"all"``
+    users', the caller's ``"own"``, or ``"none"``) and the credentials were an admin's.
+
+    :param sigma_conn_id: the Sigma connection.
+    :param warehouse_conn_id: any Airflow SQL connection (common-sql ``DbApiHook``): SQLite,
+        PostgreSQL, Snowflake, BigQuery...
+    :param workspaces: names of the shared workspaces to include (a list, or a comma-separated
+        string; case-insensitive); None for all. A workbook's workspace is the first segment of its
+        path. Personal content is governed by ``include_personal`` alone.
+    :param include_personal: include personal "My Documents" content. With admin credentials that is
+        every user's (``skipPermissionCheck=true&excludeExplorations=true``); otherwise the task logs
+        that the credentials are not an admin's and continues with the caller's own.
+    :param include_archived: include archived workbooks.
+    :param include_elements: also list every workbook's pages and their elements.
+    :param max_concurrency: the most Sigma API requests in flight at once.
+    :param max_skipped_fraction: share of workbooks (0 to 1) whose elements may be skipped before
+        the task fails.
+    :param schema: schema (dataset) of the tables; None for the connection's default.
+    :param table_prefix: put before the table names (default ``sigma_``).
+    :param sigma_hook_params: extra ``SigmaHook`` keyword arguments (``timeout``, ``max_retries``,
+        ``client_kwargs`` for backoff settings); ``pool_size`` is raised to ``max_concurrency``.
+    """
+
+    template_fields: Sequence[str] = (
+        "sigma_conn_id",
+        "warehouse_conn_id",
+        "workspaces",
+        "include_personal",
+        "include_archived",
+        "include_elements",
+        "schema",
+        "table_prefix",
+    )
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        sigma_conn_id: str = "sigma_default",
+        warehouse_conn_id: str = "sigma_warehouse",
+        workspaces: Sequence[str] | str | None = None,
+        include_personal: bool | str = False,
+        include_archived: bool | str = False,
+        include_elements: bool | str = True,
+        max_concurrency: int = 8,
+        max_skipped_fraction: float = 0.05,
+        schema: str | None = None,
+        table_prefix: str = "sigma_",
+        sigma_hook_params: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be an integer >= 1, got {max_concurrency!r}")
+        if not isinstance(max_skipped_fraction, int | float) or not 0 <= max_skipped_fraction <= 1:
+            raise ValueError(
+                f"max_skipped_fraction must be a number from 0 to 1, got {max_skipped_fraction!r}"
+            )
+        self.sigma_conn_id = sigma_conn_id
+        self.warehouse_conn_id = warehouse_conn_id
+        self.workspaces = workspaces
+        self.include_personal = include_personal
+        self.include_archived = include_archived
+        self.include_elements = include_elements
+        self.max_concurrency = max_concurrency
+        self.max_skipped_fraction = float(max_skipped_fraction)
+        self.schema = schema
+        self.table_prefix = table_prefix
+        self.sigma_hook_params = dict(sigma_hook_params or {})
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_sigma.catalog import CatalogOptions, discover_catalog, write_catalog
+        from airflow_sigma.hooks.sigma import SigmaHook
+        from airflow_sigma.warehouse import Warehouse
+
+        snapshot = snapshot_date_of(context)
+        options = CatalogOptions(
+            workspaces=workspace_names(self.workspaces),
+            include_personal=as_flag(self.include_personal, "include_personal"),
+            include_archived=as_flag(self.include_archived, "include_archived"),
+            include_elements=as_flag(self.include_elements, "include_elements"),
+            max_concurrency=self.max_concurrency,
+            max_skipped_fraction=self.max_skipped_fraction,
+        )
+        warehouse = Warehouse.from_conn_id(
+            self.warehouse_conn_id, schema=self.schema or None, table_prefix=self.table_prefix
+        )
+        hook_params = dict(self.sigma_hook_params)
+        pool_size = max(int(hook_params.pop("pool_size", 0)), options.max_concurrency)
+        hook = SigmaHook(self.sigma_conn_id, pool_size=pool_size, **hook_params)
+        self.log.info(
+            "Discovering the Sigma catalog of %s (snapshot %s) into %s",
+            self.sigma_conn_id,
+            snapshot.isoformat(),
+            warehouse,
+        )
+        try:
+            catalog = discover_catalog(hook.get_client(), options)
+        finally:
+            hook.close()
+        write_catalog(warehouse, catalog, snapshot)
+        summary = catalog.summary(snapshot)
+        self.log.info("Sigma catalog summary: %s", summary)
+        return summary
+
+
+def snapshot_date_of(context: Mapping[str, Any]) -> date:
+    """The UTC date of the run's logical date, else of its data interval start, ``ds`` or run time.
+
+    :param context: the task context.
+    """
+    for key in ("logical_date", "data_interval_start"):
+        value = context.get(key)
+        if value is not None:
+            return _utc_date(value, key)
+    ds = context.get("ds")
+    if ds:
+        return date.fromisoformat(str(ds))
+    run_after = getattr(context.get("dag_run"), "run_after", None)
+    if run_after is not None:
+        return _utc_date(run_after, "dag_run.run_after")
+    raise ValueError(
+        "The task context has no logical_date, data_interval_start, ds or dag_run.run_after to take "
+        "the snapshot date from."
+    )
+
+
+def as_flag(value: Any, name: str) -> bool:
+    """A boolean parameter that may arrive rendered from a template (``"True"``, ``"false"``, ``"1"``).
+
+    :param value: the (rendered) value.
+    :param name: the parameter's name, for the error message.
+    """
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE or text == "none":
+        return False
+    raise ValueError(f"{name} must be true or false, got {value!r}")
+
+
+def workspace_names(value: Any) -> tuple[str, ...] | None:
+    """Workspace names from a list, a comma-separated string, or a rendered Python list literal.
+
+    :param value: the (rendered) ``workspaces`` parameter; None, ``""`` or ``"None"`` mean all.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text in ("", "None", "null"):
+            return None
+        if text.startswith("[") and text.endswith("]"):
+            try:
+                value = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                raise ValueError(f"workspaces looks like a list but is not one: {value!r}") from None
+        else:
+            value = text.split(",")
+    if not isinstance(value, list | tuple | set | frozenset):
+        raise ValueError(f"workspaces must be a list of names or a comma-separated string, got {value!r}")
+    names = tuple(str(name).strip() for name in value if name is not None and str(name).strip())
+    return names or None
+
+
+def _utc_date(value: Any, key: str) -> date:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        return aware.astimezone(timezone.utc).date()
+    if isinstance(value, date):
+        return value
+    raise ValueError(f"Context value {key}={value!r} is not a date or datetime")
