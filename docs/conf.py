@@ -6,9 +6,7 @@ import os
 import sys
 import tempfile
 
-DOCS = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(DOCS))
-sys.path.insert(0, os.path.join(DOCS, "_ext"))
+sys.path.insert(0, os.path.abspath(".."))
 # autodoc imports our modules, which import Airflow: keep it away from ~/airflow.
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-sigma-docs-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
@@ -22,12 +20,10 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
-    "sigma_docs",  # docs/_ext/sigma_docs.py: tables generated from the code
 ]
 autodoc_typehints = "description"
 autodoc_member_order = "bysource"
-autodoc_default_options = {"show-inheritance": True}
 html_theme = "furo"
 html_title = f"airflow-provider-sigma {release}"
-exclude_patterns = ["_build", "_ext"]
+exclude_patterns = ["_build"]
 nitpicky = False
