@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.abspath(".."))
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-sigma-docs-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
-from airflow_sigma import __version__  # noqa: E402
+from airflow_sigma import __version__
 
 project = "airflow-provider-sigma"
 author = "airflow-provider-sigma contributors"
