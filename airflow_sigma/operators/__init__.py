@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from airflow_sigma.operators.audit import SigmaLoadAuditEventsOperator
 from airflow_sigma.operators.catalog import SigmaDiscoverWorkbooksOperator
 from airflow_sigma.operators.exports import SigmaListAuditExportsOperator
+from airflow_sigma.operators.usage import SigmaAggregateImpressionsOperator, SigmaBuildUsageSummaryOperator
 
-__all__ = ["SigmaDiscoverWorkbooksOperator", "SigmaListAuditExportsOperator"]
+__all__ = [
+    "SigmaAggregateImpressionsOperator",
+    "SigmaBuildUsageSummaryOperator",
+    "SigmaDiscoverWorkbooksOperator",
+    "SigmaListAuditExportsOperator",
+    "SigmaLoadAuditEventsOperator",
+]

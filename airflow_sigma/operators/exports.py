@@ -76,7 +76,7 @@ class SigmaListAuditExportsOperator(BaseOperator):
     :param gcp_conn_id: google connection for ``gs://`` (no key fields: Application Default Credentials).
     """
 
-    template_fields: Sequence[str] = ("bucket_uri",)
+    template_fields: Sequence[str] = ("bucket_uri", "aws_conn_id", "gcp_conn_id")
     ui_color = "#e8f0fe"
 
     def __init__(

@@ -50,7 +50,7 @@ class SigmaAuditExportSensor(BaseSensorOperator):
     :param timeout: seconds before giving up (default 24 hours); ``soft_fail`` skips instead of failing.
     """
 
-    template_fields: Sequence[str] = ("bucket_uri", "newer_than")
+    template_fields: Sequence[str] = ("bucket_uri", "newer_than", "aws_conn_id", "gcp_conn_id")
     ui_color = "#e8f0fe"
 
     def __init__(

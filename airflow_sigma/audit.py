@@ -1,0 +1,147 @@
+"""The audit-history job: every audit event into ``sigma_audit_events``, kept forever, plus daily tables.
+
+Events are loaded by the shared machinery (:mod:`airflow_sigma.loading`): every category is kept
+(``categories`` only narrows them on request), the same event in several exports or runs is stored
+once, and nothing is ever deleted. After each run the derived tables are rebuilt for every UTC day the
+run's events fall on, from all stored events of those days:
+
+- ``sigma_daily_logins``: one row per such day. Logins are events whose type is one of
+  ``login_event_types`` and whose name is one of ``login_event_names``; successful / failed by
+  ``event_status``. Values match ignoring case, spaces, underscores and hyphens. A day with events but
+  no logins gets zeros; ``users_logged_in`` counts distinct users with a successful login.
+- ``sigma_daily_event_counts``: events and distinct users per day, type, name and status (a missing
+  value is ``''``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import IO, TYPE_CHECKING, Any, ClassVar
+
+from airflow_sigma.events.stats import FileStats
+from airflow_sigma.loading.sql import ensure_index, loose_text, loose_value, string_literals
+from airflow_sigma.warehouse import (
+    AUDIT_EVENTS,
+    DAILY_EVENT_COUNTS,
+    DAILY_LOGINS,
+    Column,
+    Table,
+    Transaction,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+DEFAULT_LOGIN_EVENT_TYPES = ("ACCESS_SIGMA",)
+DEFAULT_LOGIN_EVENT_NAMES = ("Login", "Log In", "User Login", "Sign In")
+DEFAULT_SUCCESS_STATUSES = ("Success", "Succeeded")
+DEFAULT_FAILURE_STATUSES = ("Failure", "Failed")
+_DAY = Column("day", "date", "A UTC day whose rows are rebuilt.", False)
+
+
+def _values(name: str, values: Collection[str]) -> tuple[str, ...]:
+    if isinstance(values, str) or not values or not all(isinstance(v, str) and v.strip() for v in values):
+        raise ValueError(f"{name} must be a non-empty list of non-empty strings, got {values!r}")
+    return tuple(values)
+
+
+@dataclass(frozen=True)
+class LoginSettings:
+    """Which audit events are logins, and which statuses mean success or failure.
+
+    :param login_event_types: event categories of logins.
+    :param login_event_names: event names of logins.
+    :param success_statuses: ``event_status`` values of successful logins.
+    :param failure_statuses: ``event_status`` values of failed logins.
+    """
+
+    login_event_types: Sequence[str] = DEFAULT_LOGIN_EVENT_TYPES
+    login_event_names: Sequence[str] = DEFAULT_LOGIN_EVENT_NAMES
+    success_statuses: Sequence[str] = DEFAULT_SUCCESS_STATUSES
+    failure_statuses: Sequence[str] = DEFAULT_FAILURE_STATUSES
+
+    def __post_init__(self) -> None:
+        for name in ("login_event_types", "login_event_names", "success_statuses", "failure_statuses"):
+            object.__setattr__(self, name, _values(name, getattr(self, name)))
+        overlap = {loose_value(v) for v in self.success_statuses} & {
+            loose_value(v) for v in self.failure_statuses
+        }
+        if overlap:
+            raise ValueError(f"success_statuses and failure_statuses share {sorted(overlap)}")
+
+    def condition(self, column: str, values: Sequence[str]) -> str:
+        """SQL: ``column`` loosely equals one of ``values``."""
+        return f"{loose_text(column)} IN ({string_literals(sorted({loose_value(v) for v in values}))})"
+
+
+@dataclass
+class AuditJob:
+    """Audit-log events from Sigma exports.
+
+    :param column_map: logical column -> header (see :func:`~airflow_sigma.events.read_audit_events`).
+    :param event_id_column: header of a unique event id.
+    :param categories: keep only these categories; None keeps every category, unknown ones included.
+    :param key_columns: columns identifying an event without an id (default: all of them).
+    :param logins: what counts as a login.
+    """
+
+    column_map: Mapping[str, str] | None = None
+    event_id_column: str | None = None
+    categories: Collection[str] | None = None
+    key_columns: Sequence[str] | None = None
+    logins: LoginSettings = field(default_factory=LoginSettings)
+
+    name: ClassVar[str] = "audit"
+    target: ClassVar[Table] = AUDIT_EVENTS
+    tables: ClassVar[tuple[Table, ...]] = (AUDIT_EVENTS, DAILY_LOGINS, DAILY_EVENT_COUNTS)
+    log_samples: ClassVar[bool] = True
+
+    def read(self, stream: IO[bytes], uri: str) -> tuple[Iterator[pa.RecordBatch], FileStats]:
+        from airflow_sigma.events import read_audit_events
+
+        return read_audit_events(
+            stream,
+            uri,
+            column_map=self.column_map,
+            event_id_column=self.event_id_column,
+            categories=self.categories,
+            key_columns=self.key_columns,
+        )
+
+    def prepare(self, tx: Transaction) -> None:
+        ensure_index(tx, tx.table_name(AUDIT_EVENTS), tx.warehouse.unqualified_name(AUDIT_EVENTS), ["day"])
+
+    def finish(self, tx: Transaction, days: Sequence[date]) -> dict[str, Any]:
+        rebuild_audit_days(tx, days, self.logins)
+        return {"days_rebuilt": len(days)}
+
+
+def rebuild_audit_days(tx: Transaction, days: Sequence[date], logins: LoginSettings) -> None:
+    """Replace the ``sigma_daily_logins`` and ``sigma_daily_event_counts`` rows of ``days``."""
+    if not days:
+        return
+    chosen = tx.create_temp_table("sigma_days_audit", [_DAY], [(d,) for d in days])
+    events = tx.table_name(AUDIT_EVENTS)
+    in_days = f"day IN (SELECT day FROM {chosen.name})"
+    counts, daily_logins = tx.table_name(DAILY_EVENT_COUNTS), tx.table_name(DAILY_LOGINS)
+    tx.execute(f"DELETE FROM {counts} WHERE {in_days}")
+    parts = [f"COALESCE({name}, '')" for name in ("event_type", "event_name", "event_status")]
+    tx.execute(
+        f"INSERT INTO {counts} (day, event_type, event_name, event_status, events, users) "
+        f"SELECT day, {', '.join(parts)}, COUNT(*), COUNT(DISTINCT user_email) FROM {events} "
+        f"WHERE {in_days} GROUP BY day, {', '.join(parts)}"
+    )
+    login = (
+        f"{logins.condition('event_type', logins.login_event_types)} "
+        f"AND {logins.condition('event_name', logins.login_event_names)}"
+    )
+    ok = f"{login} AND {logins.condition('event_status', logins.success_statuses)}"
+    failed = f"{login} AND {logins.condition('event_status', logins.failure_statuses)}"
+    tx.execute(f"DELETE FROM {daily_logins} WHERE {in_days}")
+    tx.execute(
+        f"INSERT INTO {daily_logins} (day, successful_logins, failed_logins, users_logged_in) "
+        f"SELECT day, SUM(CASE WHEN {ok} THEN 1 ELSE 0 END), SUM(CASE WHEN {failed} THEN 1 ELSE 0 END), "
+        f"COUNT(DISTINCT CASE WHEN {ok} THEN user_email END) FROM {events} WHERE {in_days} GROUP BY day"
+    )

@@ -1,0 +1,188 @@
+"""Merging a run's events into an event table: each event stored once, the newest file's values winning.
+
+Files are ordered by ``(last_modified, uri)`` across runs: the run's files and every file the job has
+recorded in ``sigma_export_files`` (:func:`file_order`). For each event the row kept is the greatest
+by ``(file order, other columns in table order)``, so the result never depends on the order in which
+files or runs were loaded, and a re-run changes nothing. ``source_uri`` names the file the stored
+values come from. In SQL:
+
+1. stage the run's rows with their file's order, keeping the newest row per event. On SQLite the
+   staging table is keyed by ``event_key`` and each batch is upserted with that rule (SQLite sorts
+   slowly; B-tree upserts into a temp table are what it does best). Elsewhere rows are appended (COPY
+   on PostgreSQL) and a window function keeps the newest row per event;
+2. drop the events the table already holds from a newer file (an earlier run may have read one);
+3. upsert the rest into the event table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from itertools import repeat
+
+import pyarrow as pa
+
+from airflow_sigma.loading.files import file_recency
+from airflow_sigma.loading.sql import from_text, upsert_changed_sql
+from airflow_sigma.loading.staging import append_arrays, constant_column
+from airflow_sigma.storage import ExportFile
+from airflow_sigma.warehouse import EXPORT_FILES, Column, Table, TempTable, Transaction
+
+FILE_RANK = Column(
+    "file_rank", "integer", "Order of the file among all the job's files, oldest first.", False
+)
+_FILE_ORDER_COLUMNS = (Column("uri", "text", "A file's URI.", False), FILE_RANK)
+
+
+@dataclass(frozen=True)
+class MergeCounts:
+    """What a merge did.
+
+    :param kept: file URI -> events whose stored values come from that file.
+    :param events: distinct events of the run now stored (inserted, updated or already identical).
+    :param former_days: UTC days that events of the run moved away from (a newer export gave an
+        event id another time): derived tables must be rebuilt there too.
+    """
+
+    kept: dict[str, int]
+    events: int
+    former_days: list[date] = field(default_factory=list)
+
+
+def file_order(tx: Transaction, job: str, files: Sequence[ExportFile]) -> tuple[dict[str, int], TempTable]:
+    """Number the run's files and the job's recorded files by ``(last_modified, uri)``, from 1.
+
+    A file without a last-modified time (given as a plain URI) comes before every listed one.
+
+    :return: URI -> order for the run's files, and a temp table (uri, file_rank) of all of them.
+    """
+    newest: dict[str, datetime | None] = {}
+    for uri, stamp in tx.query(
+        f"SELECT uri, MAX(last_modified) FROM {tx.table_name(EXPORT_FILES)} WHERE job = {tx.placeholder} "
+        "GROUP BY uri",
+        [job],
+        types=["text", "timestamp"],
+    ):
+        newest[str(uri)] = stamp
+    for export in files:
+        stamp, uri = file_recency(export)
+        known = newest.get(uri)
+        newest[uri] = stamp if known is None or (stamp is not None and stamp > known) else known
+
+    def recency(uri: str) -> tuple[bool, datetime, str]:
+        stamp = newest[uri]
+        return (stamp is not None, stamp or datetime.min.replace(tzinfo=timezone.utc), uri)
+
+    order = {uri: position for position, uri in enumerate(sorted(newest, key=recency), start=1)}
+    table = tx.create_temp_table(f"sigma_file_order_{job}", _FILE_ORDER_COLUMNS, list(order.items()))
+    return {export["uri"]: order[export["uri"]] for export in files}, table
+
+
+class StagedMerge:
+    """Stage a run's batches, then merge them (see the module docs).
+
+    :param tx: the run's transaction.
+    :param job: the job's name (names the temp tables).
+    :param target: an event table keyed by ``event_key`` with a ``source_uri`` column.
+    :param columns: the staged columns: the target's other columns in order, dates, timestamps and
+        JSON as text.
+    :param order: URI -> file order of the run's files (from :func:`file_order`).
+    :param order_table: the temp table from :func:`file_order`.
+    """
+
+    def __init__(
+        self,
+        tx: Transaction,
+        job: str,
+        target: Table,
+        columns: Sequence[Column],
+        order: Mapping[str, int],
+        order_table: TempTable,
+    ) -> None:
+        if columns[0].name != "event_key" or tuple(target.key) != ("event_key",):
+            raise ValueError(f"{target.base_name}: expected a table keyed by event_key, staged first")
+        self.tx, self.job, self.target, self.columns = tx, job, target, list(columns)
+        self.order, self.order_table = order, order_table
+        self.keyed = tx.dialect.name == "sqlite"
+        staged = [*columns, FILE_RANK]
+        if not self.keyed:
+            self.staging = tx.create_temp_table(f"sigma_stage_{job}", staged)
+            return
+        q = tx.dialect.quote
+        body = ", ".join(tx.dialect.column_sql(column) for column in staged)
+        name = f"sigma_stage_{job}"
+        tx.execute(f"CREATE TEMP TABLE {q(name)} ({body}, PRIMARY KEY (event_key)) WITHOUT ROWID")
+        self.staging = TempTable(tx.dialect.temp_table_name(name), tuple(staged))
+        ranking = ["file_rank", *(c.name for c in columns[1:])]
+        newer = (
+            f"({', '.join('excluded.' + q(n) for n in ranking)}) > "
+            f"({', '.join(f'{self.staging.name}.{q(n)}' for n in ranking)})"
+        )
+        updates = ", ".join(f"{q(n)} = excluded.{q(n)}" for n in ranking)
+        self._upsert = (
+            f"{tx.dialect.insert_sql(self.staging.name, staged)} "
+            f"ON CONFLICT (event_key) DO UPDATE SET {updates} WHERE {newer}"
+        )
+
+    def write(self, export: ExportFile, arrays: Sequence[pa.Array]) -> None:
+        """Stage one batch of ``export`` (arrays in the order of the staged columns)."""
+        size = len(arrays[0])
+        rank = self.order[export["uri"]]
+        if not self.keyed:
+            append_arrays(self.tx, self.staging, [*arrays, constant_column(rank, size)])
+        elif size:
+            rows = zip(*(array.to_pylist() for array in arrays), repeat(rank), strict=False)  # endless repeat
+            self.tx.cursor.executemany(self._upsert, rows)
+
+    def merge(self) -> MergeCounts:
+        """Merge the staged rows into the target."""
+        tx, q = self.tx, self.tx.dialect.quote
+        best = self.staging if self.keyed else self._newest_per_event()
+        tx.execute(
+            f"DELETE FROM {best.name} WHERE event_key IN (SELECT b.event_key FROM {best.name} b "
+            f"JOIN {tx.table_name(self.target)} t ON t.event_key = b.event_key "
+            f"JOIN {self.order_table.name} o ON o.uri = t.source_uri WHERE o.file_rank > b.file_rank)"
+        )
+        uris = {rank: uri for uri, rank in self.order.items()}
+        kept = {
+            uris[int(rank)]: int(count)
+            for rank, count in tx.query(f"SELECT file_rank, COUNT(*) FROM {best.name} GROUP BY file_rank")
+        }
+        former = self._former_days(best)
+        types = {c.name: c.type for c in self.target.columns}
+        casts = ", ".join(
+            f"{from_text(tx.dialect, 'b.' + q(c.name), types[c.name])} AS {q(c.name)}" for c in self.columns
+        )
+        source = (
+            f"(SELECT {casts}, o.uri AS source_uri "
+            f"FROM {best.name} b JOIN {self.order_table.name} o ON o.file_rank = b.file_rank)"
+        )
+        names = [*(c.name for c in self.columns), "source_uri"]
+        updates = [n for n in names if n not in self.target.key]
+        key = list(self.target.key)
+        tx.execute(upsert_changed_sql(tx.dialect, tx.table_name(self.target), source, names, key, updates))
+        return MergeCounts(kept=kept, events=sum(kept.values()), former_days=former)
+
+    def _former_days(self, best: TempTable) -> list[date]:
+        """Stored days of the run's events that move to another day."""
+        tx = self.tx
+        day = from_text(tx.dialect, "b.day", "date")
+        sql = (
+            f"SELECT DISTINCT t.day FROM {best.name} b JOIN {tx.table_name(self.target)} t "
+            f"ON t.event_key = b.event_key WHERE t.day <> {day}"
+        )
+        return [row[0] for row in tx.query(sql, types=["date"])]
+
+    def _newest_per_event(self) -> TempTable:
+        tx, q = self.tx, self.tx.dialect.quote
+        names = [c.name for c in self.staging.columns]
+        order = ", ".join(f"{q(n)} DESC" for n in ["file_rank", *names[1:-1]])
+        listed = ", ".join(map(q, names))
+        best = tx.create_temp_table(f"sigma_best_{self.job}", self.staging.columns)
+        tx.execute(
+            f"INSERT INTO {best.name} ({listed}) SELECT {listed} FROM (SELECT s.*, ROW_NUMBER() OVER "
+            f"(PARTITION BY {q('event_key')} ORDER BY {order}) AS sigma_rank FROM {self.staging.name} s) "
+            f"ranked WHERE sigma_rank = 1"
+        )
+        return best

@@ -1,0 +1,76 @@
+"""One ``sigma_export_files`` row per file version a job read, written in the run's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from airflow_sigma.events.stats import FileStats
+from airflow_sigma.storage import ExportFile
+from airflow_sigma.warehouse import EXPORT_FILES, Transaction
+
+
+@dataclass
+class FileResult:
+    """What happened to one file in a run.
+
+    :param export: the file as listed.
+    :param rank: its position in the run, oldest first (from 1).
+    :param stats: the reader's row accounting.
+    :param duplicates: accepted rows whose event is stored from a newer file (or repeats an event of
+        this file); set once the run's events are merged.
+    """
+
+    export: ExportFile
+    rank: int
+    stats: FileStats
+    duplicates: int = 0
+
+    @property
+    def status(self) -> str:
+        """``empty`` for a file without even a header, else ``loaded``."""
+        return "empty" if self.stats.empty_file else "loaded"
+
+    def summary(self) -> str:
+        """One log line for the file."""
+        return f"{self.stats.summary()}, {self.duplicates} duplicate events"
+
+
+def record_export_files(tx: Transaction, job: str, results: Sequence[FileResult], run_at: datetime) -> None:
+    """Upsert the files' rows. ``processed_at`` keeps the earliest run time that read a file version,
+    so re-running runs in any order leaves the same value."""
+    if not results:
+        return
+    uris = sorted({result.export["uri"] for result in results})
+    first_seen: dict[tuple[str, str], datetime] = {}
+    for row in tx.read_table(EXPORT_FILES, {"job": job, "uri": uris}, order_by_key=False):
+        values = dict(zip(EXPORT_FILES.column_names, row, strict=True))
+        if values["processed_at"] is not None:
+            first_seen[(values["uri"], values["etag"])] = values["processed_at"]
+    rows = [_row(job, result, run_at, first_seen) for result in results]
+    staged = tx.create_temp_table(f"sigma_export_files_{job}", EXPORT_FILES, rows)
+    tx.upsert(EXPORT_FILES, staged)
+
+
+def _row(
+    job: str, result: FileResult, run_at: datetime, first_seen: dict[tuple[str, str], datetime]
+) -> tuple[Any, ...]:
+    export, stats = result.export, result.stats
+    key = (export["uri"], export["version"])
+    processed_at = min(run_at, first_seen[key]) if key in first_seen else run_at
+    return (
+        job,
+        export["uri"],
+        export["version"],
+        export["size"] if export["size"] >= 0 else None,
+        export["last_modified"] or None,
+        stats.rows_read,
+        stats.rows_accepted,
+        stats.rows_filtered,
+        dict(sorted(stats.bad_rows.items())),
+        result.duplicates,
+        processed_at,
+        result.status,
+    )

@@ -1,0 +1,276 @@
+"""Aggregate Sigma impressions from audit-log exports, and build the usage summary."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_sigma.loading.files import check_file_source
+from airflow_sigma.loading.settings import as_date, check_fraction, check_positive_int
+from airflow_sigma.operators.exports import checked_location, run_data_interval
+from airflow_sigma.storage import DEFAULT_DAYS_BACK, DEFAULT_PATTERNS, normalise_patterns, validate_days_back
+from airflow_sigma.storage.uri import DEFAULT_AWS_CONN_ID, DEFAULT_GCP_CONN_ID
+from airflow_sigma.usage.impressions import DEFAULT_EVENT_RETENTION_DAYS
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class SigmaAggregateImpressionsOperator(BaseOperator):
+    """Load impression events from Sigma audit-log exports and rebuild the daily impressions.
+
+    Reads each file (CSV or CSV.gz on S3, GCS or a local folder) with the events reader: the prepared
+    shape (request_time, user_email, workbook_url_id, optional element_id and count), or a raw
+    audit-log export whose view events are impressions (``impression_filter``). A row with an
+    element_id is an impression of that element, without one of the workbook.
+
+    In one transaction: events go to ``sigma_impression_events``, stored once however many files and
+    runs repeat them (identified by the event id, else by time, user, workbook and element; when one
+    event comes with different counts the newest file's count wins); ``sigma_impressions_daily`` is
+    recomputed for the days the run's events fall on; ``sigma_export_files`` records each file. A file
+    missing a required column, or more than ``max_bad_row_fraction`` bad rows over the run, fails the
+    task and writes nothing. Re-running any run, in any order, gives the same tables.
+
+    Events are kept ``event_retention_days`` days back from the newest event day stored; daily rows
+    are kept forever. Days before the retention window are not rebuilt (their events are no longer all
+    stored): such late events are reported in the log. See :mod:`airflow_sigma.usage.impressions`.
+
+    ``sigma_export_files.processed_at`` is the data interval end of the earliest run that read the file
+    version, so it is the same whichever order runs happen in.
+
+    Returns a small summary (XCom): file and row counts, bad rows by kind, duplicates, events written,
+    days rebuilt.
+
+    :param files: the files to read: the XCom of
+        :class:`~airflow_sigma.operators.SigmaListAuditExportsOperator` (``list_exports.output``).
+    :param bucket_uri: instead of ``files``: list ``s3://``, ``gs://`` or ``file://`` exports directly,
+        last modified in ``[data_interval_start - days_back, data_interval_end]``.
+    :param days_back: with ``bucket_uri``: extra days (1 to 6) to rescan for late files.
+    :param pattern: with ``bucket_uri``: file-name glob(s).
+    :param aws_conn_id: connection for ``s3://`` files.
+    :param gcp_conn_id: connection for ``gs://`` files.
+    :param warehouse_conn_id: any Airflow SQL connection (SQLite, PostgreSQL, Snowflake, BigQuery...).
+    :param schema: schema (dataset) of the tables; None for the connection's default.
+    :param table_prefix: put before the table names (default ``sigma_``).
+    :param column_map: logical column -> header, for renamed columns (e.g.
+        ``{"workbook_url_id": "Document URL Id"}``); headers otherwise match case-insensitively, with
+        common aliases.
+    :param impression_filter: for raw audit-log exports: column -> accepted values (``*`` wildcard);
+        None: OBJECT_INTERACTION events whose name mentions viewing or opening.
+    :param event_id_column: header of a unique event id, when the export has one under another name.
+    :param max_bad_row_fraction: the largest share of bad rows (over the run) that still loads.
+    :param event_retention_days: days of events kept to recognise repeated events (>= days_back plus
+        the exports' overlap).
+    :param hash_user_emails: store salted SHA-256 hashes instead of emails.
+    :param email_salt_conn_id: connection whose password (or extra ``salt``) is the salt; preferred.
+    :param email_salt: the salt itself (not templated, never logged); prefer ``email_salt_conn_id``.
+    """
+
+    template_fields: Sequence[str] = (
+        "files",
+        "bucket_uri",
+        "aws_conn_id",
+        "gcp_conn_id",
+        "warehouse_conn_id",
+        "schema",
+        "table_prefix",
+        "column_map",
+        "impression_filter",
+        "event_id_column",
+    )
+    ui_color = "#e6f4ea"
+
+    def __init__(
+        self,
+        *,
+        files: Any = None,
+        bucket_uri: str | None = None,
+        days_back: int = DEFAULT_DAYS_BACK,
+        pattern: str | Iterable[str] = DEFAULT_PATTERNS,
+        aws_conn_id: str | None = DEFAULT_AWS_CONN_ID,
+        gcp_conn_id: str | None = DEFAULT_GCP_CONN_ID,
+        warehouse_conn_id: str = "sigma_warehouse",
+        schema: str | None = None,
+        table_prefix: str = "sigma_",
+        column_map: Mapping[str, str] | None = None,
+        impression_filter: Mapping[str, Collection[str]] | None = None,
+        event_id_column: str | None = None,
+        max_bad_row_fraction: float = 0.01,
+        event_retention_days: int = DEFAULT_EVENT_RETENTION_DAYS,
+        hash_user_emails: bool = False,
+        email_salt_conn_id: str | None = None,
+        email_salt: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        check_file_source(files, bucket_uri)
+        self.files = files
+        self.bucket_uri = checked_location(bucket_uri, aws_conn_id, gcp_conn_id) if bucket_uri else None
+        self.days_back = validate_days_back(days_back)
+        self.pattern = list(normalise_patterns(pattern))
+        self.aws_conn_id = aws_conn_id
+        self.gcp_conn_id = gcp_conn_id
+        self.warehouse_conn_id = warehouse_conn_id
+        self.schema = schema
+        self.table_prefix = table_prefix
+        self.column_map = column_map
+        self.impression_filter = impression_filter
+        self.event_id_column = event_id_column
+        self.max_bad_row_fraction = check_fraction("max_bad_row_fraction", max_bad_row_fraction)
+        self.event_retention_days = check_positive_int("event_retention_days", event_retention_days)
+        self.hash_user_emails = hash_user_emails
+        if hash_user_emails and not (email_salt_conn_id or email_salt):
+            raise ValueError(
+                "hash_user_emails=True needs a salt: set email_salt_conn_id (a connection whose password is "
+                "the salt) or email_salt."
+            )
+        self.email_salt_conn_id = email_salt_conn_id
+        self._email_salt = email_salt
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_sigma.loading import load_exports, resolve_run_files
+        from airflow_sigma.storage.window import as_utc
+        from airflow_sigma.usage import ImpressionsJob
+        from airflow_sigma.warehouse import Warehouse
+
+        start, end = run_data_interval(context)
+        files = resolve_run_files(
+            self.files,
+            self.bucket_uri,
+            days_back=self.days_back,
+            data_interval_start=start,
+            data_interval_end=end,
+            aws_conn_id=self.aws_conn_id,
+            gcp_conn_id=self.gcp_conn_id,
+            patterns=self.pattern,
+            logger=self.log,
+        )
+        warehouse = Warehouse.from_conn_id(
+            self.warehouse_conn_id, schema=self.schema, table_prefix=self.table_prefix
+        )
+        job = ImpressionsJob(
+            run_date=as_utc(end).date(),
+            column_map=self.column_map,
+            impression_filter=self.impression_filter,
+            event_id_column=self.event_id_column,
+            email_salt=self._salt(),
+            event_retention_days=self.event_retention_days,
+            logger=self.log,
+        )
+        self.log.info(
+            "Loading impressions from %d file(s) into %r (emails %s).",
+            len(files),
+            warehouse,
+            "hashed" if job.email_salt is not None else "as exported",
+        )
+        result = load_exports(
+            warehouse,
+            files,
+            job,
+            run_at=as_utc(end),
+            max_bad_row_fraction=self.max_bad_row_fraction,
+            aws_conn_id=self.aws_conn_id,
+            gcp_conn_id=self.gcp_conn_id,
+            logger=self.log,
+        )
+        result.log(self.log)
+        if result.totals()["rows_accepted"] and not any(
+            "element_id" in r.stats.columns for r in result.files
+        ):
+            self.log.warning(
+                "No file has an element_id column: only workbook-level impressions were loaded. Add the "
+                "element id to the export (or map it with column_map) to get element metrics."
+            )
+        return result.summary()
+
+    def _salt(self) -> str | None:
+        if not self.hash_user_emails:
+            return None
+        from airflow.sdk import BaseHook
+        from airflow.sdk.log import mask_secret
+
+        salt = self._email_salt
+        if self.email_salt_conn_id:
+            connection = BaseHook.get_connection(self.email_salt_conn_id)
+            salt = connection.password or connection.extra_dejson.get("salt")
+            if not salt:
+                raise ValueError(
+                    f"Connection {self.email_salt_conn_id!r} has no password and no extra 'salt': it must "
+                    "hold the salt used to hash user emails."
+                )
+        assert salt
+        mask_secret(salt)
+        return str(salt)
+
+
+class SigmaBuildUsageSummaryOperator(BaseOperator):
+    """Write ``sigma_usage``: usage of every workbook and element as of a date.
+
+    ``as_of`` defaults to the last full UTC day of the run's data interval (the day before the data
+    interval end's UTC date: a daily run for May 1 summarises up to May 1). One row per workbook and
+    element of the latest catalog snapshot on or before ``as_of`` (``discovered`` true), plus those
+    seen only in impressions in the 60 days up to ``as_of`` (``discovered`` false). Impressions over
+    7, 14, 30 and 60 days ending on ``as_of``, distinct users, last impression (day precision, from the
+    daily table, so it is known however old), and ``used``. Replaces its ``as_of`` in one transaction.
+    Definitions: :mod:`airflow_sigma.usage.summary`.
+
+    Returns a small summary (XCom): as_of, snapshot date, counts of workbooks and elements (used,
+    undiscovered).
+
+    :param warehouse_conn_id: any Airflow SQL connection.
+    :param schema: schema (dataset) of the tables; None for the connection's default.
+    :param table_prefix: put before the table names (default ``sigma_``).
+    :param as_of: the date to summarise (``YYYY-MM-DD`` or a date; templated); None for the default.
+    :param used_window_days: days (ending on as_of) whose impressions decide ``used``.
+    :param used_min_impressions: impressions needed in that window to be ``used``.
+    """
+
+    template_fields: Sequence[str] = ("warehouse_conn_id", "schema", "table_prefix", "as_of")
+    ui_color = "#e6f4ea"
+
+    def __init__(
+        self,
+        *,
+        warehouse_conn_id: str = "sigma_warehouse",
+        schema: str | None = None,
+        table_prefix: str = "sigma_",
+        as_of: date | str | None = None,
+        used_window_days: int = 30,
+        used_min_impressions: int = 1,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.warehouse_conn_id = warehouse_conn_id
+        self.schema = schema
+        self.table_prefix = table_prefix
+        self.as_of = as_of
+        self.used_window_days = check_positive_int("used_window_days", used_window_days)
+        self.used_min_impressions = check_positive_int("used_min_impressions", used_min_impressions)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_sigma.usage import UsageSettings, build_usage_summary, last_full_day
+        from airflow_sigma.warehouse import Warehouse
+
+        as_of = as_date("as_of", self.as_of) if self.as_of else last_full_day(run_data_interval(context)[1])
+        warehouse = Warehouse.from_conn_id(
+            self.warehouse_conn_id, schema=self.schema, table_prefix=self.table_prefix
+        )
+        self.log.info("Building the usage summary as of %s in %r.", as_of, warehouse)
+        settings = UsageSettings(self.used_window_days, self.used_min_impressions)
+        summary = build_usage_summary(warehouse, as_of, settings, logger=self.log)
+        self.log.info(
+            "Usage as of %s (catalog snapshot %s): %d workbooks (%d used, %d undiscovered), %d elements "
+            "(%d used, %d undiscovered).",
+            summary["as_of"],
+            summary["snapshot_date"],
+            summary["workbooks"],
+            summary["workbooks_used"],
+            summary["workbooks_undiscovered"],
+            summary["elements"],
+            summary["elements_used"],
+            summary["elements_undiscovered"],
+        )
+        return summary

@@ -1,0 +1,235 @@
+"""``sigma_usage``: usage of every workbook and element as of a date, built in SQL from the daily table.
+
+Definitions (all windows are N UTC days ending on ``as_of`` inclusive):
+
+- rows: every workbook and element of the latest catalog snapshot on or before ``as_of``
+  (``discovered`` true), plus every workbook and element with impressions in the 60 days ending on
+  ``as_of`` that is not in that snapshot (``discovered`` false: deleted, renamed ids, or not visible to
+  the catalog's credentials). Catalog rows without a ``workbook_url_id`` cannot be matched to
+  impressions and are left out (counted in the summary).
+- ``impressions_Nd``: the resource's own impressions (for a workbook, workbook-level rows only);
+  ``element_impressions_30d``: for a workbook, the sum over its elements, for an element its own.
+- ``unique_users_Nd``, ``last_impression_at``: for a workbook, over its own and its elements'
+  impressions (viewing an element is viewing its workbook); for an element, its own.
+- ``last_impression_at``: 00:00 UTC of the last day with an impression on or before ``as_of``, from
+  the daily table (kept forever), so it is known for any ``as_of`` however old; the time of day is
+  not kept. ``days_since_last_impression`` counts whole days from that day to ``as_of``.
+- ``used``: impressions (a workbook's own plus its elements') in the ``used_window_days`` ending on
+  ``as_of`` >= ``used_min_impressions``; never-viewed content is not used.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from airflow_sigma.loading.settings import TaskLog, check_positive_int
+from airflow_sigma.loading.sql import days_between, from_text, start_of_day
+from airflow_sigma.storage.window import as_utc
+from airflow_sigma.warehouse import (
+    IMPRESSIONS_DAILY,
+    USAGE,
+    WORKBOOK_ELEMENTS,
+    WORKBOOKS,
+    Column,
+    Transaction,
+    Warehouse,
+)
+
+log = logging.getLogger(__name__)
+
+WINDOWS = (7, 14, 30, 60)
+UNDISCOVERED_LOOKBACK_DAYS = 60
+
+
+def last_full_day(data_interval_end: datetime) -> date:
+    """The last UTC day that ends on or before ``data_interval_end``: the usage ``as_of`` of a run."""
+    return as_utc(data_interval_end).date() - timedelta(days=1)
+
+
+def _columns(spec: str) -> list[Column]:
+    kinds = {"t": "text", "i": "integer", "d": "date"}
+    return [Column(name, kinds[kind], name) for name, kind in (part.split(":") for part in spec.split())]  # type: ignore[arg-type]
+
+
+_RESOURCE_AGG = _columns(
+    "workbook_url_id:t element_id:t i7:i i14:i i30:i i60:i iused:i u14:i u30:i last_day:d"
+)
+_WORKBOOK_AGG = _columns("workbook_url_id:t el30:i iused:i i60:i u14:i u30:i last_day:d")
+_CATALOG_WORKBOOKS = _columns("workbook_url_id:t workbook_id:t name:t path:t owner_email:t")
+_CATALOG_ELEMENTS = _columns("workbook_url_id:t element_id:t workbook_id:t name:t")
+
+
+@dataclass(frozen=True)
+class UsageSettings:
+    """When content counts as used.
+
+    :param used_window_days: the window (days ending on as_of) whose impressions count.
+    :param used_min_impressions: the fewest impressions in that window for ``used``.
+    """
+
+    used_window_days: int = 30
+    used_min_impressions: int = 1
+
+    def __post_init__(self) -> None:
+        check_positive_int("used_window_days", self.used_window_days)
+        check_positive_int("used_min_impressions", self.used_min_impressions)
+
+
+def build_usage_summary(
+    warehouse: Warehouse,
+    as_of: date,
+    settings: UsageSettings | None = None,
+    *,
+    logger: TaskLog | None = None,
+) -> dict[str, Any]:
+    """Replace the ``as_of`` rows of ``sigma_usage`` in one transaction (see the module docs).
+
+    :return: counts for the log and XCom.
+    """
+    settings = settings or UsageSettings()
+    logger = logger or log
+    with warehouse.transaction() as tx:
+        tx.ensure_tables(WORKBOOKS, WORKBOOK_ELEMENTS, IMPRESSIONS_DAILY, USAGE)
+        snapshot = tx.query(
+            f"SELECT MAX(snapshot_date) FROM {tx.table_name(WORKBOOKS)} "
+            f"WHERE snapshot_date <= {tx.placeholder}",
+            [as_of],
+            types=["date"],
+        )[0][0]
+        if snapshot is None:
+            logger.warning(
+                "No catalog snapshot on or before %s: has the discovery job run? Every resource is "
+                "marked discovered = false.",
+                as_of,
+            )
+        query = _UsageQueries(tx, as_of, settings)
+        skipped = query.stage(snapshot)
+        tx.delete(USAGE, {"as_of": as_of})
+        query.insert_rows()
+        counts = tx.query(
+            f"SELECT resource_type, discovered, used, COUNT(*) FROM {tx.table_name(USAGE)} "
+            f"WHERE as_of = {tx.placeholder} GROUP BY resource_type, discovered, used",
+            [as_of],
+            types=["text", "boolean", "boolean", "integer"],
+        )
+    summary: dict[str, Any] = {
+        "as_of": as_of.isoformat(),
+        "snapshot_date": snapshot.isoformat() if snapshot else None,
+        "catalog_rows_without_url_id": skipped,
+    }
+    for kind in ("workbook", "element"):
+        rows = [c for c in counts if c[0] == kind]
+        summary[f"{kind}s"] = sum(c[3] for c in rows)
+        summary[f"{kind}s_used"] = sum(c[3] for c in rows if c[2])
+        summary[f"{kind}s_undiscovered"] = sum(c[3] for c in rows if not c[1])
+    return summary
+
+
+class _UsageQueries:
+    def __init__(self, tx: Transaction, as_of: date, settings: UsageSettings) -> None:
+        self.tx = tx
+        self.as_of = as_of
+        self.settings = settings
+        self.p = tx.placeholder
+
+    def _start(self, days: int) -> date:
+        return self.as_of - timedelta(days=days - 1)
+
+    def stage(self, snapshot: date | None) -> int:
+        """Aggregate the daily table and the catalog snapshot into temp tables; returns the number of
+        catalog rows left out for lacking a workbook_url_id."""
+        tx, p = self.tx, self.p
+        daily = tx.table_name(IMPRESSIONS_DAILY)
+        self.resources = tx.create_temp_table("sigma_usage_resources", _RESOURCE_AGG)
+        sums = ", ".join(f"SUM(CASE WHEN day >= {p} THEN impressions ELSE 0 END)" for _ in range(5))
+        users = ", ".join(f"COUNT(DISTINCT CASE WHEN day >= {p} THEN user_email END)" for _ in range(2))
+        starts = [self._start(n) for n in WINDOWS]
+        used_start = self._start(self.settings.used_window_days)
+        tx.execute(
+            f"INSERT INTO {self.resources.name} "
+            f"SELECT workbook_url_id, element_id, {sums}, {users}, MAX(day) "
+            f"FROM {daily} WHERE day <= {p} GROUP BY workbook_url_id, element_id",
+            [*starts, used_start, starts[1], starts[2], self.as_of],
+        )
+        self.workbooks = tx.create_temp_table("sigma_usage_workbooks", _WORKBOOK_AGG)
+        tx.execute(
+            f"INSERT INTO {self.workbooks.name} SELECT workbook_url_id, "
+            f"SUM(CASE WHEN element_id <> '' AND day >= {p} THEN impressions ELSE 0 END), "
+            f"{', '.join(f'SUM(CASE WHEN day >= {p} THEN impressions ELSE 0 END)' for _ in range(2))}, "
+            f"{users}, MAX(day) FROM {daily} WHERE day <= {p} GROUP BY workbook_url_id",
+            [starts[2], used_start, self._start(UNDISCOVERED_LOOKBACK_DAYS), *starts[1:3], self.as_of],
+        )
+        self.catalog_workbooks = tx.create_temp_table("sigma_usage_catalog_workbooks", _CATALOG_WORKBOOKS)
+        self.catalog_elements = tx.create_temp_table("sigma_usage_catalog_elements", _CATALOG_ELEMENTS)
+        if snapshot is None:
+            return 0
+        workbooks, elements = tx.table_name(WORKBOOKS), tx.table_name(WORKBOOK_ELEMENTS)
+        has_url = "workbook_url_id IS NOT NULL AND workbook_url_id <> ''"
+        tx.execute(
+            f"INSERT INTO {self.catalog_workbooks.name} SELECT workbook_url_id, MIN(workbook_id), MIN(name), "
+            f"MIN(path), MIN(owner_email) FROM {workbooks} WHERE snapshot_date = {p} AND {has_url} "
+            f"GROUP BY workbook_url_id",
+            [snapshot],
+        )
+        url_id = "COALESCE(NULLIF(e.workbook_url_id, ''), w.workbook_url_id)"
+        tx.execute(
+            f"INSERT INTO {self.catalog_elements.name} SELECT {url_id}, e.element_id, MIN(e.workbook_id), "
+            f"MIN(e.name) FROM {elements} e LEFT JOIN {workbooks} w ON w.snapshot_date = e.snapshot_date "
+            f"AND w.workbook_id = e.workbook_id WHERE e.snapshot_date = {p} AND {url_id} IS NOT NULL "
+            f"AND {url_id} <> '' GROUP BY {url_id}, e.element_id",
+            [snapshot],
+        )
+        missing = tx.query(
+            f"SELECT (SELECT COUNT(*) FROM {workbooks} WHERE snapshot_date = {p} AND NOT ({has_url})) + "
+            f"(SELECT COUNT(*) FROM {elements} e LEFT JOIN {workbooks} w "
+            f"ON w.snapshot_date = e.snapshot_date AND w.workbook_id = e.workbook_id "
+            f"WHERE e.snapshot_date = {p} "
+            f"AND ({url_id} IS NULL OR {url_id} = ''))",
+            [snapshot, snapshot],
+        )
+        return int(missing[0][0] or 0)
+
+    def insert_rows(self) -> None:
+        """Insert the four kinds of rows: discovered and undiscovered workbooks and elements."""
+        tx, p, d = self.tx, self.p, self.tx.dialect
+        as_of = from_text(d, p, "date")
+        last = "{alias}.last_day"
+        tail = (
+            f"{start_of_day(d, last)}, {days_between(d, as_of, last)}, "
+            f"CASE WHEN COALESCE({{alias}}.iused, 0) >= {p} THEN TRUE ELSE FALSE END"
+        )
+        counts = "COALESCE(r.i7, 0), COALESCE(r.i14, 0), COALESCE(r.i30, 0), COALESCE(r.i60, 0)"
+        target = f"INSERT INTO {tx.table_name(USAGE)} ({', '.join(USAGE.column_names)}) "
+        minimum = self.settings.used_min_impressions
+        cw, ce = self.catalog_workbooks.name, self.catalog_elements.name
+        res, wbs = self.resources.name, self.workbooks.name
+        workbook_metrics = (
+            f"{counts}, COALESCE(w.el30, 0), COALESCE(w.u14, 0), COALESCE(w.u30, 0), {tail.format(alias='w')}"
+        )
+        element_metrics = (
+            f"{counts}, COALESCE(r.i30, 0), COALESCE(r.u14, 0), COALESCE(r.u30, 0), {tail.format(alias='r')}"
+        )
+        own_row = "r.workbook_url_id = {0}.workbook_url_id AND r.element_id = ''"
+        statements = [
+            f"SELECT {as_of}, 'workbook', c.workbook_id, c.workbook_url_id, '', c.name, c.path, "
+            f"c.owner_email, TRUE, {workbook_metrics} FROM {cw} c LEFT JOIN {res} r ON {own_row.format('c')} "
+            f"LEFT JOIN {wbs} w ON w.workbook_url_id = c.workbook_url_id",
+            f"SELECT {as_of}, 'workbook', NULL, w.workbook_url_id, '', NULL, NULL, NULL, FALSE, "
+            f"{workbook_metrics} FROM {wbs} w LEFT JOIN {res} r ON {own_row.format('w')} WHERE w.i60 > 0 "
+            f"AND NOT EXISTS (SELECT 1 FROM {cw} c WHERE c.workbook_url_id = w.workbook_url_id)",
+            f"SELECT {as_of}, 'element', e.workbook_id, e.workbook_url_id, e.element_id, e.name, c.path, "
+            f"c.owner_email, TRUE, {element_metrics} FROM {ce} e "
+            f"LEFT JOIN {cw} c ON c.workbook_url_id = e.workbook_url_id LEFT JOIN {res} r "
+            f"ON r.workbook_url_id = e.workbook_url_id AND r.element_id = e.element_id",
+            f"SELECT {as_of}, 'element', c.workbook_id, r.workbook_url_id, r.element_id, NULL, c.path, "
+            f"c.owner_email, FALSE, {element_metrics} FROM {res} r "
+            f"LEFT JOIN {cw} c ON c.workbook_url_id = r.workbook_url_id "
+            f"WHERE r.element_id <> '' AND r.i60 > 0 "
+            f"AND NOT EXISTS (SELECT 1 FROM {ce} e WHERE e.workbook_url_id = r.workbook_url_id "
+            f"AND e.element_id = r.element_id)",
+        ]
+        for select in statements:
+            tx.execute(target + select, [self.as_of, self.as_of, minimum])
