@@ -25,4 +25,5 @@ pytest_plugins = [
     "tests.fixtures.airflow",
     "tests.fixtures.postgres",
     "tests.fixtures.cloud",
+    "tests.fixtures.exports",
 ]

@@ -14,16 +14,11 @@ from airflow_sigma.loading import LoadResult, load_exports
 from airflow_sigma.storage import ExportFile
 from airflow_sigma.testing.exports import ExportSpec, write_exports
 from airflow_sigma.warehouse import AUDIT_EVENTS, DAILY_EVENT_COUNTS, DAILY_LOGINS, EXPORT_FILES, Warehouse
-from tests.test_loading import at, export_rows, exported, make_warehouse, tables, write_export
+from tests.fixtures.exports import at, export_rows, exported, make_warehouse, tables, write_export
 
 UTC = timezone.utc
 HEADER = "Event Id,Request Time,Event Type,Event Name,Event Status,User Email,Object Id,Object Name,Client IP"
 AUDIT_TABLES = (AUDIT_EVENTS, DAILY_LOGINS, DAILY_EVENT_COUNTS, EXPORT_FILES)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Warehouse:
-    return make_warehouse(request, tmp_path, request.param)
 
 
 def load_audit(warehouse: Warehouse, files: list[ExportFile], run_date: date, **options: Any) -> LoadResult:

@@ -16,7 +16,7 @@ from airflow_sigma.storage import ExportConfigError
 from airflow_sigma.testing.exports import AUDIT_HEADER, ExportSpec, write_exports
 from airflow_sigma.warehouse import AUDIT_EVENTS, DAILY_EVENT_COUNTS, DAILY_LOGINS, Warehouse
 from tests.fixtures.cloud import GcsServer
-from tests.test_loading import at, write_export
+from tests.fixtures.exports import at, write_export
 
 UTC = timezone.utc
 DAGS = Path(__file__).resolve().parents[1] / "integration_dags"

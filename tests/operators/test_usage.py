@@ -17,7 +17,7 @@ from airflow_sigma.storage import ExportConfigError
 from airflow_sigma.testing.exports import ExportSpec, write_exports
 from airflow_sigma.warehouse import IMPRESSIONS_DAILY, USAGE, Warehouse
 from tests.fixtures.cloud import S3Server
-from tests.test_loading import HEADER, at, write_export
+from tests.fixtures.exports import HEADER, at, write_export
 
 UTC = timezone.utc
 DAGS = Path(__file__).resolve().parents[1] / "integration_dags"

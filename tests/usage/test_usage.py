@@ -23,16 +23,17 @@ from airflow_sigma.warehouse import (
     WORKBOOKS,
     Warehouse,
 )
-from tests.test_loading import at, export_rows, load_impressions, tables, write_export
+from tests.fixtures.exports import (
+    at,
+    export_rows,
+    exported,
+    load_impressions,
+    make_warehouse,
+    tables,
+    write_export,
+)
 
 UTC = timezone.utc
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Warehouse:
-    from tests.test_loading import make_warehouse
-
-    return make_warehouse(request, tmp_path, request.param)
 
 
 def daily(warehouse: Warehouse) -> dict[tuple[date, str, str, str], int]:
@@ -180,8 +181,6 @@ def run_days(warehouse: Warehouse, folder: Path, days: list[date]) -> None:
 def test_reruns_and_reversed_run_order_give_identical_tables(
     request: pytest.FixtureRequest, tmp_path: Path, warehouse: Warehouse
 ) -> None:
-    from tests.test_loading import make_warehouse
-
     truth = write_exports(tmp_path / "exports", SPEC)
     days = [SPEC.start + timedelta(days=n) for n in range(SPEC.days + 1)]
     run_days(warehouse, tmp_path / "exports", days)
@@ -246,8 +245,6 @@ def test_raw_audit_exports_count_views_and_ignore_other_events(warehouse: Wareho
 
 
 def write_export_row(path: Path) -> ExportFile:
-    from tests.test_loading import exported
-
     return exported(path.parent, path.name)
 
 

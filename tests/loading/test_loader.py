@@ -1,29 +1,24 @@
 """The shared loading machinery: which files, staging, merge, sigma_export_files, failures writing nothing.
 
 Real files (local folders, moto S3, the GCS emulator) into real SQLite and PostgreSQL. The impressions
-job is the vehicle; tests/test_usage.py and tests/test_audit.py cover what each job adds. The helpers
-at the top are shared with those files.
+job is the vehicle; tests/usage and tests/test_audit.py cover what each job adds; the helpers are in
+tests/fixtures/exports.py.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-import os
 import sqlite3
-from collections.abc import Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from airflow_sigma.events import EventFileError, TooManyBadRowsError
 from airflow_sigma.loading import (
-    LoadResult,
     check_file_source,
     list_run_files,
-    load_exports,
     normalise_files,
     rank_files,
 )
@@ -31,103 +26,25 @@ from airflow_sigma.storage import (
     ExportConfigError,
     ExportFile,
     ExportStorageError,
-    list_exports,
-    parse_export_uri,
 )
-from airflow_sigma.usage import ImpressionsJob
 from airflow_sigma.warehouse import (
-    EXPORT_FILES,
     IMPRESSION_EVENTS,
     IMPRESSIONS_DAILY,
     PostgresDialect,
     SqliteDialect,
-    Table,
     Warehouse,
 )
 from tests.fixtures.cloud import GcsServer, S3Server
-
-UTC = timezone.utc
-HEADER = "request_time,user_email,workbook_url_id,element_id,count"
-IMPRESSION_TABLES = (IMPRESSION_EVENTS, IMPRESSIONS_DAILY, EXPORT_FILES)
-
-
-# -- helpers shared with test_usage.py and test_audit.py ---------------------------------------------------
-
-
-def make_warehouse(request: pytest.FixtureRequest, tmp_path: Path, backend: str, **options: Any) -> Warehouse:
-    """A warehouse on a SQLite file in ``tmp_path`` or on a fresh PostgreSQL database (psycopg 3)."""
-    if backend == "sqlite":
-        path = tmp_path / "warehouse.db"
-        return Warehouse(lambda: sqlite3.connect(path), SqliteDialect(), **options)
-    import psycopg
-
-    dsn = request.getfixturevalue("postgres_database")
-    return Warehouse(lambda: psycopg.connect(dsn), PostgresDialect(), **options)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Warehouse:
-    return make_warehouse(request, tmp_path, request.param)
-
-
-def at(text: str) -> datetime:
-    """``'2024-05-01T10:00'`` as a UTC datetime."""
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def write_export(
-    folder: Path,
-    name: str,
-    rows: Sequence[str] | bytes,
-    *,
-    modified: datetime,
-    header: str = HEADER,
-    gz: bool = False,
-) -> ExportFile:
-    """Write one export file (rows as CSV lines, or raw bytes) with a last-modified time; return its row."""
-    folder.mkdir(parents=True, exist_ok=True)
-    data = rows if isinstance(rows, bytes) else "".join(f"{line}\n" for line in (header, *rows)).encode()
-    path = folder / name
-    path.write_bytes(gzip.compress(data, mtime=0) if gz else data)
-    os.utime(path, (modified.timestamp(), modified.timestamp()))
-    return exported(folder, name)
-
-
-def exported(folder: Path, name: str) -> ExportFile:
-    """The listing row of ``folder/name``."""
-    [row] = [
-        f
-        for f in list_exports(parse_export_uri(f"file://{folder}"), None, None)
-        if f["uri"].endswith(f"/{name}")
-    ]
-    return row
-
-
-def load_impressions(
-    warehouse: Warehouse, files: Sequence[ExportFile], run_date: date, **options: Any
-) -> LoadResult:
-    """Run the impressions job as the run of ``run_date`` (data interval ending the next midnight)."""
-    run_at = datetime.combine(run_date + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-    threshold = options.pop("max_bad_row_fraction", 0.01)
-    job = ImpressionsJob(run_date=run_date, **options)
-    return load_exports(warehouse, files, job, run_at=run_at, max_bad_row_fraction=threshold)
-
-
-def tables(
-    warehouse: Warehouse, chosen: Sequence[Table] = IMPRESSION_TABLES
-) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of the chosen tables (missing tables read as empty)."""
-    warehouse.ensure_tables(*chosen)
-    return {table.base_name: warehouse.read_table(table) for table in chosen}
-
-
-def export_rows(warehouse: Warehouse, job: str = "impressions") -> dict[str, dict[str, Any]]:
-    """``sigma_export_files`` rows of ``job`` by file name, as dicts."""
-    rows = [
-        dict(zip(EXPORT_FILES.column_names, row, strict=True)) for row in warehouse.read_table(EXPORT_FILES)
-    ]
-    return {row["uri"].rsplit("/", 1)[1]: row for row in rows if row["job"] == job}
-
+from tests.fixtures.exports import (
+    HEADER,
+    IMPRESSION_TABLES,
+    at,
+    export_rows,
+    load_impressions,
+    make_warehouse,
+    tables,
+    write_export,
+)
 
 # -- which files ---------------------------------------------------------------------------------------------
 
