@@ -192,7 +192,13 @@ IMPRESSION_EVENTS = Table(
             "Impressions the row stands for (the export's count; 1 if absent).",
             False,
         ),
-        Column("source_uri", "text", "URI of the export file the event was first loaded from.", False),
+        Column(
+            "source_uri",
+            "text",
+            "URI of the export file the stored values come from: the newest file (by last-modified time) "
+            "holding the event.",
+            False,
+        ),
     ),
 )
 
@@ -212,8 +218,9 @@ IMPRESSIONS_DAILY = Table(
 
 EXPORT_FILES = Table(
     base_name="export_files",
-    doc="One row per export file a job has read, so each file version is processed once and every "
-    "row is accounted for (read = accepted + filtered + bad).",
+    doc="One row per export file version a job has read, so every row is accounted for (read = accepted "
+    "+ filtered + bad). A file listed again by a later run is read again and its row replaced; events "
+    "it repeats are stored once. A failed run records nothing.",
     key=("job", "uri", "etag"),
     columns=(
         Column(
@@ -237,11 +244,19 @@ EXPORT_FILES = Table(
         Column("rows_accepted", "integer", "Rows turned into events."),
         Column("rows_filtered", "integer", "Rows skipped on purpose (e.g. events of other kinds)."),
         Column(
-            "bad_rows", "json", 'Rows rejected as invalid, counted by kind, e.g. {"missing_user_email": 2}.'
+            "bad_rows",
+            "json",
+            "Rows rejected as invalid, counted by kind: wrong_field_count, unterminated_quote, invalid_utf8, "
+            'missing_value, bad_timestamp, bad_count; e.g. {"bad_timestamp": 2, "missing_value": 1}.',
         ),
-        Column("duplicate_events", "integer", "Accepted events that were already stored from another file."),
+        Column(
+            "duplicate_events",
+            "integer",
+            "Accepted rows of this file not stored from it: the event repeats within the run, or a newer "
+            "file holds it (events count once).",
+        ),
         Column("processed_at", "timestamp", "When the job processed the file (UTC)."),
-        Column("status", "text", "Outcome for the file, e.g. 'loaded' or 'failed'."),
+        Column("status", "text", "'loaded', or 'empty' for a file without data rows."),
     ),
 )
 
@@ -279,7 +294,12 @@ USAGE = Table(
         ),
         Column("unique_users_14d", "integer", "Distinct users with an impression in the last 14 days."),
         Column("unique_users_30d", "integer", "Distinct users with an impression in the last 30 days."),
-        Column("last_impression_at", "timestamp", "Time of the latest impression known (UTC); NULL if none."),
+        Column(
+            "last_impression_at",
+            "timestamp",
+            "Start (00:00 UTC) of the last day with an impression on or before as_of (impressions are kept "
+            "per day); NULL if none.",
+        ),
         Column(
             "days_since_last_impression", "integer", "Days from the last impression to as_of; NULL if none."
         ),
@@ -306,7 +326,13 @@ AUDIT_EVENTS = Table(
         Column("object_name", "text", "Name of that object."),
         Column("object_type", "text", "Kind of that object, e.g. 'workbook'."),
         Column("attributes", "json", "The event's other columns, as a JSON object keyed by column name."),
-        Column("source_uri", "text", "URI of the export file the event was first loaded from.", False),
+        Column(
+            "source_uri",
+            "text",
+            "URI of the export file the stored values come from: the newest file (by last-modified time) "
+            "holding the event.",
+            False,
+        ),
     ),
 )
 
