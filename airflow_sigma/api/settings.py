@@ -18,6 +18,8 @@ from airflow_sigma.api.regions import AUTO, normalize_base_url, normalize_cloud_
 log = logging.getLogger(__name__)
 
 KNOWN_EXTRA_KEYS = frozenset({"cloud", "allow_custom_host"})
+# Airflow 2's connection form stored custom fields as ``extra__<conn_type>__<field>``.
+LEGACY_EXTRA_PREFIX = "extra__sigma__"
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
 
@@ -116,12 +118,20 @@ def parse_extra(extra: str | Mapping[str, Any] | None, *, where: str) -> dict[st
             f"The extra of {where} must be a JSON object, got {type(parsed).__name__}; "
             'for example {"cloud": "aws-us-west"}.'
         )
-    unknown = sorted(str(key) for key in parsed if key not in KNOWN_EXTRA_KEYS)
+    extras = {
+        str(key).removeprefix(LEGACY_EXTRA_PREFIX): value
+        for key, value in parsed.items()
+        if str(key).startswith(LEGACY_EXTRA_PREFIX) and value not in (None, "")
+    }
+    extras.update(
+        (str(key), value) for key, value in parsed.items() if not str(key).startswith(LEGACY_EXTRA_PREFIX)
+    )
+    unknown = sorted(key for key in extras if key not in KNOWN_EXTRA_KEYS)
     if unknown:
         log.warning(
             "%s: ignoring unknown extra keys %s (known: %s)", where, unknown, sorted(KNOWN_EXTRA_KEYS)
         )
-    return dict(parsed)
+    return extras
 
 
 def parse_bool(value: Any, *, name: str) -> bool:

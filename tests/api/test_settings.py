@@ -83,6 +83,13 @@ def test_unknown_extra_keys_are_logged_by_name_only(caplog):
     assert "abcdef-secret" not in caplog.text
 
 
+def test_airflow_2_prefixed_extras_are_read_and_plain_keys_win():
+    legacy = settings(host="", extra={"extra__sigma__cloud": "aws-eu", "extra__sigma__allow_custom_host": ""})
+    assert (legacy.cloud, legacy.allow_custom_host) == ("aws-eu", False)
+    both = settings(host="", extra={"extra__sigma__cloud": "aws-eu", "cloud": "gcp-us"})
+    assert both.cloud == "gcp-us"
+
+
 def test_unknown_cloud_key_is_refused():
     with pytest.raises(SigmaConfigError, match="Valid keys"):
         settings(host="", extra={"cloud": "us-west"})
