@@ -110,7 +110,7 @@ class AuditJob:
             key_columns=self.key_columns,
         )
 
-    def prepare(self, tx: Transaction) -> None:
+    def prepare(self, tx: Transaction, days: Sequence[date]) -> None:
         ensure_index(tx, tx.table_name(AUDIT_EVENTS), tx.warehouse.unqualified_name(AUDIT_EVENTS), ["day"])
 
     def finish(self, tx: Transaction, days: Sequence[date]) -> dict[str, Any]:

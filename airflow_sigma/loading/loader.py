@@ -62,8 +62,9 @@ class EventJob(Protocol):
         """Parse one file (see :mod:`airflow_sigma.events`)."""
         ...
 
-    def prepare(self, tx: Transaction) -> None:
-        """Before the merge: indexes, and whatever state ``finish`` needs from before the run."""
+    def prepare(self, tx: Transaction, days: Sequence[date]) -> None:
+        """After staging, before the merge: indexes, and what ``finish`` needs to know of the tables as
+        they were before the run (``days``: the UTC days of the run's staged events)."""
         ...
 
     def finish(self, tx: Transaction, days: Sequence[date]) -> dict[str, Any]:
@@ -211,7 +212,6 @@ def load_exports(
     days: set[date] = set()
     with warehouse.transaction() as tx:
         tx.ensure_tables(EXPORT_FILES, *job.tables)
-        job.prepare(tx)
         order, order_table = file_order(tx, job.name, ranked)
         merger = StagedMerge(tx, job.name, job.target, columns, order, order_table)
         for rank, export in enumerate(ranked, start=1):
@@ -223,6 +223,7 @@ def load_exports(
         except TooManyBadRowsError as error:
             raise TooManyBadRowsError(f"{error} Nothing was written.") from None
         accepted = sum(r.stats.rows_accepted for r in results)
+        job.prepare(tx, sorted(days))
         merged = merger.merge() if accepted else MergeCounts({}, 0)
         for result in results:
             result.duplicates = result.stats.rows_accepted - merged.kept.get(result.export["uri"], 0)
@@ -259,5 +260,5 @@ def _log_file(logger: TaskLog, job: EventJob, stats: FileStats, rank: int, total
     logger.info("[%s file %d/%d] %s", job.name, rank, total, stats.summary())
     if job.log_samples:
         for sample in stats.samples[:MAX_SAMPLES_LOGGED]:
-            where = f"line {sample.line}" if sample.line is not None else "line unknown"
+            where = f"{stats.uri} line {sample.line if sample.line is not None else 'unknown'}"
             logger.warning("  bad row (%s, %s): %s", where, sample.kind, sample.reason)

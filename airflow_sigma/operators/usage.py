@@ -32,11 +32,12 @@ class SigmaAggregateImpressionsOperator(BaseOperator):
     event comes with different counts the newest file's count wins); ``sigma_impressions_daily`` is
     recomputed for the days the run's events fall on; ``sigma_export_files`` records each file. A file
     missing a required column, or more than ``max_bad_row_fraction`` bad rows over the run, fails the
-    task and writes nothing. Re-running any run, in any order, gives the same tables.
+    task and writes nothing. Re-running any run, and backfills in either direction, give the same
+    daily table.
 
-    Events are kept ``event_retention_days`` days back from the newest event day stored; daily rows
-    are kept forever. Days before the retention window are not rebuilt (their events are no longer all
-    stored): such late events are reported in the log. See :mod:`airflow_sigma.usage.impressions`.
+    Events are kept ``event_retention_days`` days back from the run's date (or the newest event day,
+    if older); daily rows are kept forever. A day whose events were already pruned is not rebuilt:
+    such late events are reported in the log. See :mod:`airflow_sigma.usage.impressions`.
 
     ``sigma_export_files.processed_at`` is the data interval end of the earliest run that read the file
     version, so it is the same whichever order runs happen in.

@@ -1,18 +1,20 @@
 """The impressions job: events into ``sigma_impression_events``, then ``sigma_impressions_daily``.
 
-**Retention.** Events are kept ``event_retention_days`` UTC days, counted back from the newest event
-day stored (the *high-water day*; in steady state the run's own date, give or take the export lag):
-days before ``high-water - (retention - 1)`` are deleted at the end of each run. Measuring from the data
-rather than from the run's date makes re-runs in any order converge on the same table. Dates in the
-future (beyond today and the run's date) are ignored for the high-water day, so one bogus timestamp
-cannot wipe the table.
+**The events table is a deduplication buffer.** A day's daily rows are always the sums of *all* the
+stored events of that day, and events are deleted by whole days only. So for any day, either every
+event ever loaded for it is stored, or none is (the day was *pruned*: it has daily rows but no events).
 
-**Daily rebuild.** The daily rows of every day the run's events fall on are recomputed from the events
-table, but only for days at or after the retention cutoff as it stood *before* the run: events of
-earlier days may already have been deleted, and rebuilding from what is left would replace complete
-counts by partial ones. Such late days are reported and left as they are; their events are not kept.
-The high-water day is also read from the daily table, so emptying the events table by hand cannot make
-old days look rebuildable.
+**Daily rebuild.** Every day the run's events fall on is recomputed from the events table, except
+pruned days: rebuilding one from the run's events alone would replace complete counts by partial
+ones. Such late events are reported, their days left as they are, and the events not kept.
+
+**Retention.** At the end of a run, events of days before ``min(run date, high-water day) -
+(event_retention_days - 1)`` are deleted. The *high-water day* is the newest event day stored (dates
+beyond today and the run's date are ignored, so one bogus timestamp cannot wipe the table). Measuring
+from the run's date too means a backfill keeps the events its later runs still need to deduplicate
+late files against, whatever has run before it; the next run of a recent date prunes them. So
+``sigma_impressions_daily`` (and everything built on it) comes out the same whatever order runs and
+backfills execute in, and the buffer holds at least the last ``event_retention_days`` days.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ class ImpressionsJob:
     email_salt: str | None = field(default=None, repr=False)
     event_retention_days: int = DEFAULT_EVENT_RETENTION_DAYS
     logger: TaskLog = field(default=log, repr=False)
-    _prior_high: date | None = field(default=None, init=False, repr=False)
+    _pruned: set[date] = field(default_factory=set, init=False, repr=False)
 
     name: ClassVar[str] = "impressions"
     target: ClassVar[Table] = IMPRESSION_EVENTS
@@ -89,29 +91,32 @@ class ImpressionsJob:
             email_salt=self.email_salt,
         )
 
-    def prepare(self, tx: Transaction) -> None:
+    def prepare(self, tx: Transaction, days: Sequence[date]) -> None:
         events = IMPRESSION_EVENTS
         ensure_index(tx, tx.table_name(events), tx.warehouse.unqualified_name(events), ["day"])
-        self._prior_high = self._high_water(tx)
+        self._pruned = pruned_days(tx, days)
 
     def finish(self, tx: Transaction, days: Sequence[date]) -> dict[str, Any]:
-        prior_cutoff = self._cutoff(self._prior_high)
-        rebuild = [d for d in days if prior_cutoff is None or d >= prior_cutoff]
-        skipped = [d for d in days if d not in set(rebuild)]
+        skipped = [d for d in days if d in self._pruned]
+        rebuild = [d for d in days if d not in self._pruned]
+        events = tx.table_name(IMPRESSION_EVENTS)
         if skipped:
             self.logger.warning(
-                "Events on %d day(s) before the retention cutoff %s were not kept and their daily rows were "
-                "not rebuilt (the events of those days are no longer all stored): %s. Raise "
+                "Events on %d day(s) whose stored events were already deleted by retention were not kept, "
+                "and their daily rows were not rebuilt (they would lose the deleted events): %s. Raise "
                 "event_retention_days to accept exports this late.",
                 len(skipped),
-                prior_cutoff,
                 ", ".join(d.isoformat() for d in skipped[:10]) + (" ..." if len(skipped) > 10 else ""),
             )
+            chosen = tx.create_temp_table("sigma_days_pruned", [_DAY], [(d,) for d in skipped])
+            tx.execute(f"DELETE FROM {events} WHERE day IN (SELECT day FROM {chosen.name})")
         rebuild_daily(tx, rebuild)
-        cutoff = self._cutoff(self._high_water(tx))
+        high = self._high_water(tx)
+        cutoff = (
+            None if high is None else min(high, self.run_date) - timedelta(days=self.event_retention_days - 1)
+        )
         deleted = 0
         if cutoff is not None:
-            events = tx.table_name(IMPRESSION_EVENTS)
             deleted = tx.execute(f"DELETE FROM {events} WHERE day < {tx.placeholder}", [cutoff])
         return {
             "days_rebuilt": len(rebuild),
@@ -120,19 +125,24 @@ class ImpressionsJob:
             "events_expired": max(deleted, 0),
         }
 
-    def _cutoff(self, high: date | None) -> date | None:
-        return None if high is None else high - timedelta(days=self.event_retention_days - 1)
-
     def _high_water(self, tx: Transaction) -> date | None:
         today = datetime.now(timezone.utc).date()
         cap = max(self.run_date, today) + timedelta(days=1)
-        highs = []
-        for table in (IMPRESSION_EVENTS, IMPRESSIONS_DAILY):
-            sql = f"SELECT MAX(day) FROM {tx.table_name(table)} WHERE day <= {tx.placeholder}"
-            value = tx.query(sql, [cap], types=["date"])[0][0]
-            if value is not None:
-                highs.append(value)
-        return max(highs) if highs else None
+        sql = f"SELECT MAX(day) FROM {tx.table_name(IMPRESSION_EVENTS)} WHERE day <= {tx.placeholder}"
+        return tx.query(sql, [cap], types=["date"])[0][0]
+
+
+def pruned_days(tx: Transaction, days: Sequence[date]) -> set[date]:
+    """Those of ``days`` that have daily rows but no stored events: their events were deleted."""
+    if not days:
+        return set()
+    chosen = tx.create_temp_table("sigma_days_staged", [_DAY], [(d,) for d in days])
+    daily, events = tx.table_name(IMPRESSIONS_DAILY), tx.table_name(IMPRESSION_EVENTS)
+    sql = (
+        f"SELECT c.day FROM {chosen.name} c WHERE EXISTS (SELECT 1 FROM {daily} d WHERE d.day = c.day) "
+        f"AND NOT EXISTS (SELECT 1 FROM {events} e WHERE e.day = c.day)"
+    )
+    return {row[0] for row in tx.query(sql, types=["date"])}
 
 
 def rebuild_daily(tx: Transaction, days: Sequence[date]) -> None:
