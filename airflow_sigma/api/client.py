@@ -37,6 +37,7 @@ from airflow_sigma.api.regions import (
     wrong_host_hint,
 )
 from airflow_sigma.api.retry import (
+    CONNECTION_ERRORS,
     RETRY_STATUSES,
     RetryPolicy,
     TransientStatus,
@@ -375,7 +376,7 @@ class SigmaClient:
             return self.retry_policy.retrying(is_transient, self._before_sleep("GET", path))(attempt)
         except TransientStatus as exc:
             return exc.response
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except CONNECTION_ERRORS as exc:
             raise SigmaConnectionError(
                 f"Sigma API GET {path} at {self.base_url} got no response after "
                 f"{self.retry_policy.max_retries + 1} attempts at most ({type(exc).__name__}).",

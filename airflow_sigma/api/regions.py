@@ -134,7 +134,10 @@ def normalize_cloud_key(cloud: str | None, *, known_hosts: Mapping[str, str] | N
     if cloud is None:
         return None
     if not isinstance(cloud, str):
-        raise SigmaConfigError(f"Extra 'cloud' must be a string, got {type(cloud).__name__}.")
+        raise SigmaConfigError(
+            f"Extra 'cloud' must be a string, got {type(cloud).__name__}. Valid keys: {', '.join(hosts)}, "
+            "or 'auto'."
+        )
     key = cloud.strip().lower()
     if not key:
         return None

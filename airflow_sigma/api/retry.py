@@ -20,6 +20,8 @@ from tenacity import (
 )
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# No answer, or one cut off mid-body (the connection closed before Content-Length bytes arrived).
+CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
 class TransientStatus(Exception):
@@ -32,11 +34,12 @@ class TransientStatus(Exception):
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Whether a failed GET may be retried: a retryable status, a connection error or a timeout.
+    """Whether a failed GET may be retried: a retryable status, a connection error, a timeout or a
+    response cut off mid-body.
 
     :param exc: what the attempt raised.
     """
-    return isinstance(exc, TransientStatus | requests.ConnectionError | requests.Timeout)
+    return isinstance(exc, (TransientStatus, *CONNECTION_ERRORS))
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

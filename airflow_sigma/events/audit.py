@@ -43,12 +43,15 @@ from airflow_sigma.events.stats import (
     FileStats,
 )
 from airflow_sigma.events.values import (
+    TIMESTAMP_EXPECTED,
     constant_reason,
     decode_utf8,
     empty_mask,
     json_literals,
     match_loosely,
     parse_timestamps,
+    too_long_mask,
+    too_long_reason,
     utc_days,
 )
 
@@ -149,11 +152,21 @@ class _AuditReader:
             triage.filter_out(~match_loosely(event_type, self.categories, category=True))
         for position in text:
             triage.reject(invalid[position], BadRowKind.INVALID_UTF8, self._utf8_reason(position))
+        for logical in ("event_type", "event_name", "event_status"):  # sigma_daily_event_counts' key
+            if logical in index:
+                reason = too_long_reason(logical, self.columns.header_of(logical))
+                triage.reject(too_long_mask(text[index[logical]]), BadRowKind.VALUE_TOO_LONG, reason)
         times = text[index["request_time"]]
         triage.reject(empty_mask(times), BadRowKind.MISSING_VALUE, constant_reason("empty request_time"))
         request_time, bad_time = parse_timestamps(times)
+        time_header = self.columns.header_of("request_time")
         triage.reject(
-            bad_time, BadRowKind.BAD_TIMESTAMP, lambda row: f"request_time {snippet(times[row].as_py())}"
+            bad_time,
+            BadRowKind.BAD_TIMESTAMP,
+            lambda row: (
+                f"request_time {snippet(times[row].as_py())} (column {time_header!r}) is not "
+                f"{TIMESTAMP_EXPECTED}"
+            ),
         )
         kept = triage.kept()
         if kept is not None:

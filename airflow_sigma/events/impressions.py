@@ -40,6 +40,7 @@ from airflow_sigma.events.stats import (
     FileStats,
 )
 from airflow_sigma.events.values import (
+    TIMESTAMP_EXPECTED,
     blank_among,
     constant_reason,
     decode_utf8,
@@ -48,6 +49,8 @@ from airflow_sigma.events.values import (
     match_loosely,
     parse_counts,
     parse_timestamps,
+    too_long_mask,
+    too_long_reason,
     utc_days,
 )
 
@@ -76,6 +79,7 @@ IMPRESSION_SCHEMA = pa.schema(
 # Columns read for the output (filter columns are added per file).
 _READ = ("request_time", "user_email", "workbook_url_id", "element_id", "count", "event_id")
 # Columns whose values are stripped; the others are parsed by code that ignores surrounding spaces.
+_KEYED = ("user_email", "workbook_url_id", "element_id")  # sigma_impressions_daily's key
 _TRIMMED = ("user_email", "workbook_url_id", "element_id", "event_id")
 _LOGICAL_FILTER_KEYS = ("event_type", "event_name", "event_status", "object_type")
 
@@ -158,8 +162,18 @@ class _ImpressionReader:
             triage.reject(
                 blank, BadRowKind.MISSING_VALUE, constant_reason(f"empty {logical} (column {header!r})")
             )
+        for logical in _KEYED:
+            if logical in index:
+                reason = too_long_reason(logical, self.columns.header_of(logical))
+                triage.reject(too_long_mask(text[index[logical]]), BadRowKind.VALUE_TOO_LONG, reason)
+        time_header = self.columns.header_of("request_time")
         triage.reject(
-            bad_time, BadRowKind.BAD_TIMESTAMP, lambda row: f"request_time {snippet(times[row].as_py())}"
+            bad_time,
+            BadRowKind.BAD_TIMESTAMP,
+            lambda row: (
+                f"request_time {snippet(times[row].as_py())} (column {time_header!r}) is not "
+                f"{TIMESTAMP_EXPECTED}"
+            ),
         )
         counts = None
         if "count" in index:

@@ -19,6 +19,7 @@ class BadRowKind(str, Enum):
     MISSING_VALUE = "missing_value"
     BAD_TIMESTAMP = "bad_timestamp"
     BAD_COUNT = "bad_count"
+    VALUE_TOO_LONG = "value_too_long"
 
 
 class FileErrorKind(str, Enum):

@@ -29,6 +29,13 @@ TIMESTAMP_PATTERN = (
 )
 #: Plausible event times (UTC, start inclusive, end exclusive); anything else is a bad timestamp.
 TIMESTAMP_RANGE = (datetime(1970, 1, 1, tzinfo=timezone.utc), datetime(2200, 1, 1, tzinfo=timezone.utc))
+#: The longest value, in UTF-8 bytes, of a column that is part of a table's key (ids, emails, event
+#: names): PostgreSQL cannot index values much above 2.7 kB, and real ones are far shorter.
+MAX_KEY_VALUE_BYTES = 512
+#: What a bad-timestamp sample says was expected.
+TIMESTAMP_EXPECTED = (
+    "an ISO 8601 time such as 2024-05-01T10:00:00Z or 2024-05-01 12:00:00+02:00, from 1970 to 2199"
+)
 _UTC = pa.timestamp("us", tz="UTC")
 _ARROW_LOCAL = r"\d{4}-\d\d-\d\d(?:[T ]\d\d(?::\d\d){0,2}(?:\.\d{1,6})?)?"
 _ARROW_NAIVE = re.compile(_ARROW_LOCAL)
@@ -44,6 +51,19 @@ def to_mask(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if array.null_count:
         array = pc.and_kleene(array, pc.is_valid(array))
     return np.asarray(array.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def too_long_mask(values: pa.Array) -> np.ndarray:
+    """Mask of the values longer than :data:`MAX_KEY_VALUE_BYTES` UTF-8 bytes."""
+    return to_mask(pc.greater(pc.binary_length(values), MAX_KEY_VALUE_BYTES))
+
+
+def too_long_reason(logical: str, header: str) -> Callable[[int], str]:
+    """The reason given for a value rejected by :func:`too_long_mask`."""
+    return constant_reason(
+        f"{logical} (column {header!r}) is longer than the {MAX_KEY_VALUE_BYTES} bytes allowed for an id, "
+        "email or event name"
+    )
 
 
 def empty_mask(values: pa.Array) -> np.ndarray:

@@ -27,7 +27,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
@@ -35,6 +35,8 @@ from airflow_sigma.testing.org import Org
 
 DROP = object()
 """Returned by :meth:`SigmaApp.handle` when the connection must be closed without a response."""
+
+_TRUNCATE = object()  # an injected fault: answer, but cut the body off (see Response.truncated)
 
 TOKEN_PATH = "/v2/auth/token"
 _TOKEN_PREFIX = "c+/"
@@ -52,6 +54,7 @@ class ServerOptions:
     :param error_statuses: statuses drawn for random errors.
     :param retry_after: ``Retry-After`` header sent with injected 429s (``None``: no header).
     :param drop_rate: probability that an API GET's connection is closed without a response.
+    :param truncate_rate: probability that an API GET's response is cut off mid-body, then closed.
     :param non_admin_skip_permission_check: ``"forbid"`` (403) or ``"ignore"``.
     :param has_more_as_string: send ``hasMore`` as ``"true"``/``"false"`` strings.
     :param repeat_page_token: every non-last page returns the same ``nextPage`` (a broken server).
@@ -66,6 +69,7 @@ class ServerOptions:
     error_statuses: tuple[int, ...] = (429, 502, 503, 504)
     retry_after: str | None = "1"
     drop_rate: float = 0.0
+    truncate_rate: float = 0.0
     non_admin_skip_permission_check: Literal["forbid", "ignore"] = "forbid"
     has_more_as_string: bool = False
     repeat_page_token: bool = False
@@ -83,9 +87,12 @@ class Request:
 
 @dataclass(frozen=True)
 class Response:
+    """An answer; ``truncated``: send the headers and half the body, then close the connection."""
+
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+    truncated: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,7 @@ class ServerStats:
     :param by_status: responses per HTTP status.
     :param peak_in_flight: the most requests being handled at the same moment.
     :param injected_errors: error responses injected by faults.
-    :param dropped_connections: connections closed without a response.
+    :param dropped_connections: connections closed without a response, or with a truncated one.
     """
 
     requests: int = 0
@@ -124,10 +131,11 @@ class ServerStats:
 @dataclass
 class _Fault:
     pattern: str
-    status: int | None  # None means: drop the connection
+    status: int | None  # None means: drop the connection (or truncate the answer)
     remaining: int | None  # None means: persistent
     retry_after: str | None = None
     message: str | None = None
+    truncate: bool = False
 
 
 Route = tuple[str, "re.Pattern[str]", str, Callable[..., Response]]
@@ -228,9 +236,10 @@ class SigmaApp:
         count: int | None,
         retry_after: str | None = None,
         message: str | None = None,
+        truncate: bool = False,
     ) -> None:
         with self._lock:
-            self._faults.append(_Fault(pattern, status, count, retry_after, message))
+            self._faults.append(_Fault(pattern, status, count, retry_after, message, truncate))
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -263,7 +272,8 @@ class SigmaApp:
             result = self._dispatch(request, route, args)
             return result
         finally:
-            status = result.status if isinstance(result, Response) else None
+            answered = isinstance(result, Response) and not result.truncated
+            status = result.status if answered and isinstance(result, Response) else None
             with self._lock:
                 self._in_flight -= 1
                 if status is None:
@@ -283,8 +293,13 @@ class SigmaApp:
 
     def _dispatch(self, request: Request, route: Route | None, args: tuple[str, ...]) -> Response | object:
         injected = self._injected_fault(request)
+        if injected is _TRUNCATE:
+            return replace(self._answer(request, route, args), truncated=True)
         if injected is not None:
             return injected
+        return self._answer(request, route, args)
+
+    def _answer(self, request: Request, route: Route | None, args: tuple[str, ...]) -> Response:
         if route is None:
             if any(r[1].match(request.path) for r in self._routes):
                 return _error(405, "method_not_allowed", f"{request.method} is not allowed on {request.path}")
@@ -305,12 +320,17 @@ class SigmaApp:
                 self._rng.choice(self.options.error_statuses) if self.options.error_statuses else 503
             )
         if fault is None and request.method == "GET":
+            truncate_below = self.options.drop_rate + self.options.truncate_rate
             if roll < self.options.drop_rate:
                 fault = _Fault("*", None, 1)
-            elif roll < self.options.drop_rate + self.options.error_rate:
+            elif roll < truncate_below:
+                fault = _Fault("*", None, 1, truncate=True)
+            elif roll < truncate_below + self.options.error_rate:
                 fault = _Fault("*", status_pick, 1, self.options.retry_after)
         if fault is None:
             return None
+        if fault.truncate:
+            return _TRUNCATE
         with self._lock:
             self._injected += fault.status is not None
         if fault.status is None:

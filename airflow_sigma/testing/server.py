@@ -109,7 +109,14 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in result.headers.items():
             self.send_header(key, value)
         self.end_headers()
-        self.wfile.write(payload)
+        if not result.truncated:
+            self.wfile.write(payload)
+            return
+        self.wfile.write(payload[: len(payload) // 2])
+        self.wfile.flush()
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
 
 class SigmaTestServer:
@@ -247,6 +254,14 @@ class SigmaTestServer:
         """
         self._app.add_fault(path, None, count)
 
+    def truncate_next(self, count: int, *, path: str = "*") -> None:
+        """Answer the next ``count`` requests matching ``path`` with half their body, then close.
+
+        :param count: how many answers are cut off.
+        :param path: glob on the request path.
+        """
+        self._app.add_fault(path, None, count, truncate=True)
+
     def fail_path(self, path: str, status: int = 500, *, message: str | None = None) -> None:
         """Answer every request matching ``path`` (a glob) with ``status`` until :meth:`clear_faults`.
 
@@ -312,6 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of GETs answering 429/5xx")
     parser.add_argument("--drop-rate", type=float, default=0.0, help="share of GETs whose connection drops")
+    parser.add_argument("--truncate-rate", type=float, default=0.0, help="share of GETs cut off mid-body")
     parser.add_argument("--retry-after", default="1", help="Retry-After sent with 429s")
     parser.add_argument("--token-lifetime", type=float, default=3600.0)
     parser.add_argument("--info-file", default=None, help="write url, client id and secret here as JSON")
@@ -334,6 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         latency=args.latency,
         error_rate=args.error_rate,
         drop_rate=args.drop_rate,
+        truncate_rate=args.truncate_rate,
         retry_after=args.retry_after,
         token_lifetime=args.token_lifetime,
     )
