@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from airflow_sigma.events.stats import FileStats, TooManyBadRowsError, check_bad_row_fraction
 from airflow_sigma.loading.files import rank_files
 from airflow_sigma.loading.merge import MergeCounts, StagedMerge, file_order
-from airflow_sigma.loading.records import FileResult, record_export_files
+from airflow_sigma.loading.records import FileResult, add_displaced_duplicates, record_export_files
 from airflow_sigma.loading.settings import TaskLog
 from airflow_sigma.storage import ExportFile, open_export
 from airflow_sigma.warehouse import EXPORT_FILES, Column, Table, Transaction, Warehouse
@@ -229,6 +229,7 @@ def load_exports(
             result.duplicates = result.stats.rows_accepted - merged.kept.get(result.export["uri"], 0)
         details = job.finish(tx, sorted(days | set(merged.former_days)))
         record_export_files(tx, job.name, results, run_at)
+        add_displaced_duplicates(tx, job.name, merged.displaced, {r.export["uri"] for r in results})
     return LoadResult(job.name, results, merged.events, sorted(days), fraction, details)
 
 

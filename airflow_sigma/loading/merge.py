@@ -43,11 +43,13 @@ class MergeCounts:
     :param events: distinct events of the run now stored (inserted, updated or already identical).
     :param former_days: UTC days that events of the run moved away from (a newer export gave an
         event id another time): derived tables must be rebuilt there too.
+    :param displaced: file URI -> stored events that now come from a newer file of the run instead.
     """
 
     kept: dict[str, int]
     events: int
     former_days: list[date] = field(default_factory=list)
+    displaced: dict[str, int] = field(default_factory=dict)
 
 
 def file_order(tx: Transaction, job: str, files: Sequence[ExportFile]) -> tuple[dict[str, int], TempTable]:
@@ -150,6 +152,15 @@ class StagedMerge:
             for rank, count in tx.query(f"SELECT file_rank, COUNT(*) FROM {best.name} GROUP BY file_rank")
         }
         former = self._former_days(best)
+        displaced = {
+            str(uri): int(count)
+            for uri, count in tx.query(
+                f"SELECT t.source_uri, COUNT(*) FROM {best.name} b "
+                f"JOIN {tx.table_name(self.target)} t ON t.event_key = b.event_key "
+                f"JOIN {self.order_table.name} o ON o.file_rank = b.file_rank "
+                "WHERE t.source_uri <> o.uri GROUP BY t.source_uri"
+            )
+        }
         types = {c.name: c.type for c in self.target.columns}
         casts = ", ".join(
             f"{from_text(tx.dialect, 'b.' + q(c.name), types[c.name])} AS {q(c.name)}" for c in self.columns
@@ -162,7 +173,7 @@ class StagedMerge:
         updates = [n for n in names if n not in self.target.key]
         key = list(self.target.key)
         tx.execute(upsert_changed_sql(tx.dialect, tx.table_name(self.target), source, names, key, updates))
-        return MergeCounts(kept=kept, events=sum(kept.values()), former_days=former)
+        return MergeCounts(kept=kept, events=sum(kept.values()), former_days=former, displaced=displaced)
 
     def _former_days(self, best: TempTable) -> list[date]:
         """Stored days of the run's events that move to another day."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -52,6 +52,27 @@ def record_export_files(tx: Transaction, job: str, results: Sequence[FileResult]
     rows = [_row(job, result, run_at, first_seen) for result in results]
     staged = tx.create_temp_table(f"sigma_export_files_{job}", EXPORT_FILES, rows)
     tx.upsert(EXPORT_FILES, staged)
+
+
+def add_displaced_duplicates(
+    tx: Transaction, job: str, displaced: Mapping[str, int], run_uris: Collection[str]
+) -> None:
+    """Count, as duplicates of earlier runs' files, their events that now come from a newer file.
+
+    The run's own files get fresh counts from :func:`record_export_files`; an earlier file's count is
+    raised here, on the row of its newest version read, so the final counts do not depend on the order
+    in which runs execute.
+    """
+    files, p = tx.table_name(EXPORT_FILES), tx.placeholder
+    for uri, count in sorted(displaced.items()):
+        if uri in run_uris or count <= 0:
+            continue
+        tx.execute(
+            f"UPDATE {files} SET duplicate_events = COALESCE(duplicate_events, 0) + {p} "
+            f"WHERE job = {p} AND uri = {p} AND last_modified = "
+            f"(SELECT MAX(last_modified) FROM {files} WHERE job = {p} AND uri = {p})",
+            [count, job, uri, job, uri],
+        )
 
 
 def _row(

@@ -171,6 +171,26 @@ def test_processed_at_keeps_the_earliest_run_whatever_the_order(warehouse: Wareh
     assert export_rows(warehouse)["a.csv"]["processed_at"] == at("2024-05-02T00:00")
 
 
+def test_duplicate_events_do_not_depend_on_the_order_of_runs(
+    request: pytest.FixtureRequest, warehouse: Warehouse, tmp_path: Path
+) -> None:
+    rows = [f"2024-05-01T{hour:02d}:00:00Z,ann@x.com,wbA,,1" for hour in range(6)]
+    older = write_export(tmp_path, "a.csv", rows[:4], modified=at("2024-05-01T12:00"))
+    newer = write_export(tmp_path, "b.csv", rows[2:], modified=at("2024-05-02T12:00"))
+    backend = "sqlite" if warehouse.dialect.name == "sqlite" else "postgres"
+    reversed_ = make_warehouse(request, tmp_path / "reversed", backend, table_prefix="rev_")
+    (tmp_path / "reversed").mkdir()
+    load_impressions(warehouse, [older], date(2024, 5, 1))
+    load_impressions(warehouse, [newer], date(2024, 5, 2))
+    load_impressions(reversed_, [newer], date(2024, 5, 2))
+    load_impressions(reversed_, [older], date(2024, 5, 1))
+    counts = {name: row["duplicate_events"] for name, row in export_rows(warehouse).items()}
+    assert counts == {"a.csv": 2, "b.csv": 0}  # the two shared events are stored from the newer file
+    assert tables(reversed_) == tables(warehouse)
+    load_impressions(warehouse, [older, newer], date(2024, 5, 2))  # a re-run changes nothing
+    assert tables(reversed_) == tables(warehouse)
+
+
 def test_too_many_bad_rows_fail_the_run_and_write_nothing(warehouse: Warehouse, tmp_path: Path) -> None:
     good = write_export(
         tmp_path / "1", "good.csv", ["2024-05-01T10:00:00Z,ann@x.com,wbA,,"], modified=at("2024-05-01T12:00")
