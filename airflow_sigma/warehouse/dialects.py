@@ -250,6 +250,11 @@ class Dialect:
         return value
 
     # -- connections and loading -----------------------------------------------------------------------
+    def lock_sql(self) -> str | None:
+        """A statement taking a lock named by its one parameter until the transaction ends; None when
+        the warehouse serialises writers on its own (SQLite) or offers no such lock."""
+        return None
+
     def begin(self, connection: Any, write: bool = True) -> None:
         """Prepare a fresh connection so that everything up to commit is one transaction.
 
@@ -420,6 +425,9 @@ class PostgresDialect(Dialect):
         cursor = connection.cursor()
         cursor.execute("SET TIME ZONE 'UTC'")  # date(timestamptz) and friends in UTC
         cursor.close()
+
+    def lock_sql(self) -> str | None:
+        return "SELECT pg_advisory_xact_lock(hashtext(%s))"
 
     def bulk_insert(
         self,

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import sqlite3
+import threading
+import time
 from datetime import date
 from pathlib import Path
 
@@ -189,6 +192,41 @@ def test_duplicate_events_do_not_depend_on_the_order_of_runs(
     assert tables(reversed_) == tables(warehouse)
     load_impressions(warehouse, [older, newer], date(2024, 5, 2))  # a re-run changes nothing
     assert tables(reversed_) == tables(warehouse)
+
+
+def test_overlapping_runs_on_postgres_take_turns(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    warehouse = make_warehouse(request, tmp_path, "postgres")
+    fifo = tmp_path / "older.csv"
+    os.mkfifo(fifo)  # the first run waits, inside its transaction, until this file is written
+    older = ExportFile(uri=f"file://{fifo}", size=-1, last_modified="2024-05-01T12:00:00+00:00", version="v1")
+    newer = write_export(
+        tmp_path / "b",
+        "newer.csv",
+        ["2024-05-01T10:00:00Z,ann@x.com,wbA,,5"],
+        modified=at("2024-05-01T13:00"),
+    )
+    errors: list[BaseException] = []
+
+    def run(files: list[ExportFile], day: date) -> None:
+        try:
+            load_impressions(warehouse, files, day)
+        except BaseException as error:
+            errors.append(error)
+
+    def feed() -> None:
+        time.sleep(1.0)
+        fifo.write_text(f"{HEADER}\n2024-05-01T10:00:00Z,ann@x.com,wbA,,1\n")
+
+    runs = [threading.Thread(target=run, args=([older], date(2024, 5, 1))), threading.Thread(target=feed)]
+    runs[0].start()
+    time.sleep(0.3)
+    runs.append(threading.Thread(target=run, args=([newer], date(2024, 5, 2))))
+    for thread in runs[1:]:
+        thread.start()
+    for thread in runs:
+        thread.join(60)
+    assert errors == []
+    assert tables(warehouse)["impressions_daily"] == [(date(2024, 5, 1), "wbA", "", "ann@x.com", 5)]
 
 
 def test_too_many_bad_rows_fail_the_run_and_write_nothing(warehouse: Warehouse, tmp_path: Path) -> None:
