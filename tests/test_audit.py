@@ -37,6 +37,42 @@ def logins(warehouse: Warehouse) -> dict[date, tuple[int, int, int]]:
     return {row[0]: tuple(row[1:]) for row in warehouse.read_table(DAILY_LOGINS)}
 
 
+CATEGORIES = (
+    "ACCESS_SIGMA", "USER_ACCOUNT", "ACCOUNT_TYPE", "TEAMS", "CONNECTION", "OBJECT_INTERACTION",
+    "QUERY_EXECUTIONS", "PUBLIC_API", "EXPORTS", "PERMISSIONS", "SCHEDULES", "MATERIALIZATIONS",
+    "SOMETHING_SIGMA_ADDS_IN_2030",
+)  # fmt: skip
+
+
+def test_all_twelve_documented_categories_and_a_new_one_are_stored(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    rows = [
+        f"c{n},2024-05-01T08:{n:02d}:00Z,{name},event,Success,ann@x.com,,,"
+        for n, name in enumerate(CATEGORIES)
+    ]
+    export = write_export(tmp_path, "a.csv", rows, header=HEADER, modified=at("2024-05-01T12:00"))
+    load_audit(warehouse, [export], date(2024, 5, 1))
+    assert sorted(r["event_type"] for r in stored(warehouse)) == sorted(CATEGORIES)
+    counts = warehouse.read_table(DAILY_EVENT_COUNTS)
+    assert sorted(row[1] for row in counts) == sorted(CATEGORIES)
+
+
+def test_one_event_id_twice_in_a_file_keeps_the_same_row_on_every_warehouse(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    rows = [
+        "e3,2024-05-01T10:00:00Z,ACCESS_SIGMA,,Success,cy@x.com,,,",
+        "e3,2024-05-01T10:00:00Z,ACCESS_SIGMA,Login,Success,cy@x.com,,,",
+        "e3,2024-05-01T10:00:00Z,ACCESS_SIGMA,,Success,cy@x.com,,,",
+    ]
+    export = write_export(tmp_path, "a.csv", rows, header=HEADER, modified=at("2024-05-01T12:00"))
+    load_audit(warehouse, [export], date(2024, 5, 1))
+    # A missing value ranks below any value, on SQLite and PostgreSQL alike.
+    assert [r["event_name"] for r in stored(warehouse)] == ["Login"]
+    assert logins(warehouse) == {date(2024, 5, 1): (1, 0, 1)}
+
+
 def test_every_category_is_kept_unknown_ones_too(warehouse: Warehouse, tmp_path: Path) -> None:
     export = write_export(
         tmp_path,

@@ -117,10 +117,12 @@ class StagedMerge:
         tx.execute(f"CREATE TEMP TABLE {q(name)} ({body}, PRIMARY KEY (event_key)) WITHOUT ROWID")
         self.staging = TempTable(tx.dialect.temp_table_name(name), tuple(staged))
         ranking = ["file_rank", *(c.name for c in columns[1:])]
-        newer = (
-            f"({', '.join('excluded.' + q(n) for n in ranking)}) > "
-            f"({', '.join(f'{self.staging.name}.{q(n)}' for n in ranking)})"
-        )
+
+        def rank_of(row: str) -> str:  # NULL sorts below every value, as NULLS LAST does in DESC order
+            values = (f"{row}.{q(n)}" for n in ranking[1:])
+            return ", ".join([f"{row}.file_rank", *(f"{v} IS NOT NULL, COALESCE({v}, '')" for v in values)])
+
+        newer = f"({rank_of('excluded')}) > ({rank_of(self.staging.name)})"
         updates = ", ".join(f"{q(n)} = excluded.{q(n)}" for n in ranking)
         self._upsert = (
             f"{tx.dialect.insert_sql(self.staging.name, staged)} "
@@ -188,7 +190,7 @@ class StagedMerge:
     def _newest_per_event(self) -> TempTable:
         tx, q = self.tx, self.tx.dialect.quote
         names = [c.name for c in self.staging.columns]
-        order = ", ".join(f"{q(n)} DESC" for n in ["file_rank", *names[1:-1]])
+        order = ", ".join(f"{q(n)} DESC NULLS LAST" for n in ["file_rank", *names[1:-1]])
         listed = ", ".join(map(q, names))
         best = tx.create_temp_table(f"sigma_best_{self.job}", self.staging.columns)
         tx.execute(
