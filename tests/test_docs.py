@@ -54,14 +54,19 @@ def _own_parameters(cls: type) -> list[str]:
     from airflow.sdk import BaseOperator
 
     inherited = set(inspect.signature(BaseOperator.__init__).parameters)
-    init = cls.__init__  # type: ignore[misc]
-    return [
-        name
-        for name, parameter in inspect.signature(init).parameters.items()
-        if name != "self"
-        and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
-        and name not in inherited
-    ]
+    names: list[str] = []
+    for klass in cls.__mro__:  # our own bases' parameters too (the loading operators share a base)
+        if not klass.__module__.startswith("airflow_sigma.") or "__init__" not in vars(klass):
+            continue
+        for name, parameter in inspect.signature(vars(klass)["__init__"]).parameters.items():
+            if (
+                name != "self"
+                and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+                and name not in inherited
+                and name not in names
+            ):
+                names.append(name)
+    return names
 
 
 def _howto_sections() -> dict[str, tuple[Path, str]]:

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import date
+from collections.abc import Collection, Mapping, Sequence
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_sigma.loading.files import check_file_source
-from airflow_sigma.loading.settings import as_date, check_fraction, check_positive_int
-from airflow_sigma.operators.exports import checked_location, run_data_interval
-from airflow_sigma.storage import DEFAULT_DAYS_BACK, DEFAULT_PATTERNS, normalise_patterns, validate_days_back
-from airflow_sigma.storage.uri import DEFAULT_AWS_CONN_ID, DEFAULT_GCP_CONN_ID
+from airflow_sigma.loading.settings import as_date, check_positive_int
+from airflow_sigma.operators.exports import run_data_interval
+from airflow_sigma.operators.loading import _ExportLoadingOperator
 from airflow_sigma.usage.impressions import DEFAULT_EVENT_RETENTION_DAYS
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_sigma.usage import ImpressionsJob
 
-class SigmaAggregateImpressionsOperator(BaseOperator):
+
+class SigmaAggregateImpressionsOperator(_ExportLoadingOperator):
     """Load impression events from Sigma audit-log exports and rebuild the daily impressions.
 
     Reads each file (CSV or CSV.gz on S3, GCS or a local folder) with the events reader: the prepared
@@ -70,36 +70,13 @@ class SigmaAggregateImpressionsOperator(BaseOperator):
     :param email_salt: the salt itself (not templated, never logged); prefer ``email_salt_conn_id``.
     """
 
-    template_fields: Sequence[str] = (
-        "files",
-        "bucket_uri",
-        "aws_conn_id",
-        "gcp_conn_id",
-        "warehouse_conn_id",
-        "schema",
-        "table_prefix",
-        "column_map",
-        "impression_filter",
-        "event_id_column",
-    )
+    template_fields: Sequence[str] = (*_ExportLoadingOperator.template_fields, "impression_filter")
     ui_color = "#e6f4ea"
 
     def __init__(
         self,
         *,
-        files: Any = None,
-        bucket_uri: str | None = None,
-        days_back: int = DEFAULT_DAYS_BACK,
-        pattern: str | Iterable[str] = DEFAULT_PATTERNS,
-        aws_conn_id: str | None = DEFAULT_AWS_CONN_ID,
-        gcp_conn_id: str | None = DEFAULT_GCP_CONN_ID,
-        warehouse_conn_id: str = "sigma_warehouse",
-        schema: str | None = None,
-        table_prefix: str = "sigma_",
-        column_map: Mapping[str, str] | None = None,
         impression_filter: Mapping[str, Collection[str]] | None = None,
-        event_id_column: str | None = None,
-        max_bad_row_fraction: float = 0.01,
         event_retention_days: int = DEFAULT_EVENT_RETENTION_DAYS,
         hash_user_emails: bool = False,
         email_salt_conn_id: str | None = None,
@@ -107,20 +84,7 @@ class SigmaAggregateImpressionsOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        check_file_source(files, bucket_uri)
-        self.files = files
-        self.bucket_uri = checked_location(bucket_uri, aws_conn_id, gcp_conn_id) if bucket_uri else None
-        self.days_back = validate_days_back(days_back)
-        self.pattern = list(normalise_patterns(pattern))
-        self.aws_conn_id = aws_conn_id
-        self.gcp_conn_id = gcp_conn_id
-        self.warehouse_conn_id = warehouse_conn_id
-        self.schema = schema
-        self.table_prefix = table_prefix
-        self.column_map = column_map
         self.impression_filter = impression_filter
-        self.event_id_column = event_id_column
-        self.max_bad_row_fraction = check_fraction("max_bad_row_fraction", max_bad_row_fraction)
         self.event_retention_days = check_positive_int("event_retention_days", event_retention_days)
         self.hash_user_emails = hash_user_emails
         if hash_user_emails and not (email_salt_conn_id or email_salt):
@@ -132,52 +96,8 @@ class SigmaAggregateImpressionsOperator(BaseOperator):
         self._email_salt = email_salt
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_sigma.loading import load_exports, resolve_run_files
-        from airflow_sigma.storage.window import as_utc
-        from airflow_sigma.usage import ImpressionsJob
-        from airflow_sigma.warehouse import Warehouse
-
-        start, end = run_data_interval(context)
-        files = resolve_run_files(
-            self.files,
-            self.bucket_uri,
-            days_back=self.days_back,
-            data_interval_start=start,
-            data_interval_end=end,
-            aws_conn_id=self.aws_conn_id,
-            gcp_conn_id=self.gcp_conn_id,
-            patterns=self.pattern,
-            logger=self.log,
-        )
-        warehouse = Warehouse.from_conn_id(
-            self.warehouse_conn_id, schema=self.schema, table_prefix=self.table_prefix
-        )
-        job = ImpressionsJob(
-            run_date=as_utc(end).date(),
-            column_map=self.column_map,
-            impression_filter=self.impression_filter,
-            event_id_column=self.event_id_column,
-            email_salt=self._salt(),
-            event_retention_days=self.event_retention_days,
-            logger=self.log,
-        )
-        self.log.info(
-            "Loading impressions from %d file(s) into %r (emails %s).",
-            len(files),
-            warehouse,
-            "hashed" if job.email_salt is not None else "as exported",
-        )
-        result = load_exports(
-            warehouse,
-            files,
-            job,
-            run_at=as_utc(end),
-            max_bad_row_fraction=self.max_bad_row_fraction,
-            aws_conn_id=self.aws_conn_id,
-            gcp_conn_id=self.gcp_conn_id,
-            logger=self.log,
-        )
-        result.log(self.log)
+        self.log.info("User emails are stored %s.", "hashed" if self.hash_user_emails else "as exported")
+        result = self.load(context, self._job)
         if result.totals()["rows_accepted"] and not any(
             "element_id" in r.stats.columns for r in result.files
         ):
@@ -186,6 +106,19 @@ class SigmaAggregateImpressionsOperator(BaseOperator):
                 "element id to the export (or map it with column_map) to get element metrics."
             )
         return result.summary()
+
+    def _job(self, run_at: datetime) -> ImpressionsJob:
+        from airflow_sigma.usage import ImpressionsJob
+
+        return ImpressionsJob(
+            run_date=run_at.date(),
+            column_map=self.column_map,
+            impression_filter=self.impression_filter,
+            event_id_column=self.event_id_column,
+            email_salt=self._salt(),
+            event_retention_days=self.event_retention_days,
+            logger=self.log,
+        )
 
     def _salt(self) -> str | None:
         if not self.hash_user_emails:
