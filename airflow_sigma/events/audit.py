@@ -49,6 +49,8 @@ from airflow_sigma.events.values import (
     empty_mask,
     json_literals,
     match_loosely,
+    nul_mask,
+    nul_reason,
     parse_timestamps,
     too_long_mask,
     too_long_reason,
@@ -152,6 +154,10 @@ class _AuditReader:
             triage.filter_out(~match_loosely(event_type, self.categories, category=True))
         for position in text:
             triage.reject(invalid[position], BadRowKind.INVALID_UTF8, self._utf8_reason(position))
+        if raw.contains(b"\x00"):
+            for position in text:  # every value is stored, as a column or in attributes
+                reason = nul_reason(self.columns.headers[position])
+                triage.reject(nul_mask(text[position]), BadRowKind.NUL_BYTE, reason)
         for logical in ("event_type", "event_name", "event_status"):  # sigma_daily_event_counts' key
             if logical in index:
                 reason = too_long_reason(logical, self.columns.header_of(logical))

@@ -3,7 +3,11 @@
 pyarrow's streaming CSV reader fails on a row longer than its block size, and a failed stream cannot be
 resumed. So we cut the stream ourselves, always at the end of a record (a newline outside quotes), and hand
 each piece to ``pyarrow.csv.read_csv``. A long row just makes its piece longer; only a "row" larger than
-``max_record_bytes`` (in practice an unterminated quote swallowing the file) is an error.
+``max_record_bytes`` (in practice an unterminated quote swallowing the file) is an error. A quote still
+open at the end of the file is a stray one: the lines up to the end of its line are returned as one
+``unterminated`` piece, and reading goes on with the next line.
+
+Old Mac "CSV (Macintosh)" files end lines with a lone CR; their CRs are read as LFs.
 
 Quote rules are pyarrow's (and RFC 4180's): a field is quoted only when its first character is ``"``;
 inside it ``""`` is a literal quote; a quote anywhere else is a literal character.
@@ -42,7 +46,8 @@ class Piece:
     :param size: the piece's length; it ends at a record boundary (or at the end of the file).
     :param first_line: physical line number (1-based, header included) of the first byte.
     :param num_lines: lines in the piece (a last line without a newline counts).
-    :param unterminated: the piece is the file's last record, whose quote is never closed.
+    :param unterminated: the piece is a record whose quote is never closed, up to the end of the line
+        holding that quote (the lines after it are read as records again).
     """
 
     buffer: bytes
@@ -56,14 +61,25 @@ class Piece:
         """The piece's bytes, without copying."""
         return memoryview(self.buffer)[: self.size]
 
-    def find(self, needle: bytes) -> int:
-        """Offset of ``needle`` in the piece, or -1."""
-        return self.buffer.find(needle, 0, self.size)
+    def find(self, needle: bytes, start: int = 0) -> int:
+        """Offset of ``needle`` in the piece (from ``start``), or -1."""
+        return self.buffer.find(needle, start, self.size)
 
     @cached_property
     def is_ascii(self) -> bool:
         """Whether every byte is ASCII (then no UTF-8 check is needed and faster kernels apply)."""
         return self.buffer.isascii() if self.size == len(self.buffer) else bytes(self.data).isascii()
+
+    @cached_property
+    def is_utf8(self) -> bool:
+        """Whether the bytes are valid UTF-8."""
+        if self.is_ascii:
+            return True
+        try:
+            str(self.data, "utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
 
     def count(self, needle: bytes, end: int | None = None) -> int:
         """Occurrences of ``needle`` in the piece (up to ``end``)."""
@@ -144,6 +160,29 @@ def last_record_end(buf: bytes) -> tuple[int, int | None]:
     return pos + 1, open_at
 
 
+def newlines_outside_quotes(buf: bytes) -> np.ndarray:
+    """For each newline of ``buf`` (which must start at a record start), whether it ends a record."""
+    data = np.frombuffer(buf, dtype=np.uint8)
+    newlines = np.flatnonzero(data == 0x0A)
+    quotes = np.flatnonzero(data == _QUOTE)
+    if not len(quotes):
+        return np.ones(len(newlines), dtype=bool)
+    if _parity_is_exact(buf, quotes, len(buf)):
+        return np.searchsorted(quotes, newlines) % 2 == 0
+    regions = np.array(_quoted_regions_slow(buf, len(buf)), dtype=np.int64).reshape(-1, 2)
+    if not len(regions):
+        return np.ones(len(newlines), dtype=bool)
+    last_open = np.searchsorted(regions[:, 0], newlines) - 1
+    inside = (last_open >= 0) & (newlines < regions[np.maximum(last_open, 0), 1])
+    return ~inside
+
+
+def _lone_cr_ends_first_line(buf: bytes) -> bool:
+    """Whether the first line of ``buf`` ends with a CR that is not followed by an LF."""
+    cr = buf.find(b"\r")
+    return 0 <= cr < len(buf) - 1 and buf[cr + 1] != 0x0A and buf.find(b"\n", 0, cr) < 0
+
+
 def first_record_end(buf: bytes) -> int:
     """Offset just after the first newline outside quotes in ``buf`` (0 if there is none yet)."""
     pos = 0
@@ -184,6 +223,7 @@ class RecordChunker:
         self._buf = b""
         self._eof = False
         self._line = 1
+        self._cr_lines = False
 
     def _fill(self, minimum: int) -> None:
         parts = [self._buf] if self._buf else []
@@ -193,7 +233,7 @@ class RecordChunker:
             if not data:
                 self._eof = True
                 break
-            parts.append(bytes(data))
+            parts.append(bytes(data).replace(b"\r", b"\n") if self._cr_lines else bytes(data))
             size += len(data)
         self._buf = parts[0] if len(parts) == 1 else b"".join(parts)
 
@@ -210,6 +250,9 @@ class RecordChunker:
             stripped = self._buf.lstrip(b"\r\n")
             self._line += self._buf.count(b"\n", 0, len(self._buf) - len(stripped))
             self._buf = stripped
+            if not self._cr_lines and _lone_cr_ends_first_line(self._buf):
+                self._cr_lines = True
+                self._buf = self._buf.replace(b"\r", b"\n")
             end = first_record_end(self._buf)
             if end or self._eof:
                 break
@@ -230,15 +273,23 @@ class RecordChunker:
             self._fill(self._chunk_bytes)
             if not self._buf:
                 return
+            if self._eof and len(self._buf) > 2 * self._chunk_bytes:
+                # Read ahead looking for the end of a quote: cut what follows it into pieces again.
+                end, _ = last_record_end(self._buf[: self._chunk_bytes])
+                if end:
+                    yield self._take(end)
+                    continue
             if self._eof:
                 end, open_at = last_record_end(self._buf)
                 if open_at is None:
                     yield self._take(len(self._buf))
-                else:
-                    if end:
-                        yield self._take(end)
-                    yield self._take(len(self._buf), unterminated=True)
-                return
+                    return
+                if end:
+                    yield self._take(end)
+                    open_at -= end
+                line_end = self._buf.find(b"\n", open_at)
+                yield self._take(len(self._buf) if line_end < 0 else line_end + 1, unterminated=True)
+                continue
             end, _ = last_record_end(self._buf)
             if end:
                 yield self._take(end)

@@ -47,6 +47,8 @@ from airflow_sigma.events.values import (
     empty_mask,
     lower,
     match_loosely,
+    nul_mask,
+    nul_reason,
     parse_counts,
     parse_timestamps,
     too_long_mask,
@@ -152,6 +154,11 @@ class _ImpressionReader:
             triage.filter_out(~match_loosely(text[position], accepted, category=category))
         for position in text:
             triage.reject(invalid[position], BadRowKind.INVALID_UTF8, utf8_reason(position))
+        if raw.contains(b"\x00"):
+            for logical in _TRIMMED:  # the text values stored
+                if logical in index:
+                    header = self.columns.header_of(logical)
+                    triage.reject(nul_mask(text[index[logical]]), BadRowKind.NUL_BYTE, nul_reason(header))
 
         times = text[index["request_time"]]
         request_time, bad_time = parse_timestamps(times)

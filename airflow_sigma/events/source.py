@@ -15,7 +15,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from airflow_sigma.events.chunking import ChunkingError, Piece, ReadableStream, RecordChunker
+from airflow_sigma.events.chunking import (
+    ChunkingError,
+    Piece,
+    ReadableStream,
+    RecordChunker,
+    newlines_outside_quotes,
+)
 from airflow_sigma.events.prefetch import prefetch
 from airflow_sigma.events.stats import BadRowKind, EventFileError, FileErrorKind, FileStats
 
@@ -77,22 +83,90 @@ def _parse_header(uri: str, raw: bytes) -> list[str]:
         raise EventFileError(
             uri, FileErrorKind.BAD_HEADER, f"the header line is not UTF-8 ({exc}); export the file as UTF-8"
         ) from None
+    if "\x00" in text:
+        raise EventFileError(
+            uri,
+            FileErrorKind.BAD_HEADER,
+            "the header line holds NUL bytes (a UTF-16 file without a byte order mark?); "
+            "export the file as UTF-8 CSV",
+        )
     names = next(csv.reader(io.StringIO(text, newline="")), [])
     return [name.strip() or f"column_{i + 1}" for i, name in enumerate(names)]
 
 
-def _line_of_text(piece: Piece, text: str) -> int | None:
-    """Line where ``text`` (a row pyarrow rejected) starts in the piece; pyarrow's parallel parser
-    does not report it."""
-    offset = piece.find(text.encode("utf-8"))
-    return piece.first_line + piece.count(b"\n", offset) if offset >= 0 else None
+@dataclass(frozen=True)
+class _BadRecord:
+    """A row pyarrow could not split into the header's fields.
+
+    :param line: physical line where it starts, ``None`` when it cannot be found.
+    :param spans: physical lines it covers (more than one after a stray quote).
+    :param fields: how many fields it has.
+    :param text: the row, for the samples (never for exceptions: it may hold an email).
+    """
+
+    line: int | None
+    spans: int
+    fields: int
+    text: str
 
 
-def _skipped_lines(piece: Piece, invalid: list[pa_csv.InvalidRow], table: pa.Table) -> list[int] | None:
-    if piece.num_lines != table.num_rows + len(invalid) or len(invalid) > _MAX_LOCATED_INVALID_ROWS:
+def _locate(piece: Piece, invalid: list[pa_csv.InvalidRow]) -> list[_BadRecord]:
+    """Where the rows pyarrow rejected start (its parallel parser does not say), found in one pass over
+    the piece's lines; rows with the same text are matched to its occurrences in order."""
+    if not invalid:
+        return []
+    texts = [row.text.encode("utf-8") for row in invalid]
+    firsts = {text.split(b"\n", 1)[0].rstrip(b"\r") for text in texts}
+    data = bytes(piece.data)
+    lines = data.split(b"\n")
+    starts_record = [True, *newlines_outside_quotes(data).tolist()]  # not a line inside a quoted value
+    starts: dict[bytes, list[int]] = {}
+    for number, line in enumerate(lines):
+        key = line.rstrip(b"\r")
+        if key in firsts and starts_record[number]:
+            starts.setdefault(key, []).append(number)
+    records = []
+    for row, text in zip(invalid, texts, strict=True):
+        spans = text.count(b"\n") + 1
+        candidates = starts.get(text.split(b"\n", 1)[0].rstrip(b"\r"), [])
+        found = next(
+            (n for n in candidates if b"\n".join(lines[n : n + spans]).rstrip(b"\r") == text.rstrip(b"\r")),
+            None,
+        )
+        if found is not None:
+            candidates.remove(found)
+        start = None if found is None else piece.first_line + found
+        records.append(_BadRecord(start, spans, row.actual_columns, row.text))
+    return records
+
+
+def _skipped_lines(piece: Piece, bad: list[_BadRecord], table: pa.Table) -> list[int] | None:
+    """Every line of the ``bad`` records, when each other record is one line (else ``None``)."""
+    spanned = sum(record.spans for record in bad)
+    if piece.num_lines != table.num_rows + spanned or len(bad) > _MAX_LOCATED_INVALID_ROWS:
         return None
-    located = [_line_of_text(piece, row.text) for row in invalid]
-    return None if None in located else sorted(line for line in located if line is not None)
+    lines: list[int] = []
+    for record in bad:
+        if record.line is None:
+            return None
+        lines.extend(range(record.line, record.line + record.spans))
+    return sorted(lines)
+
+
+def _blank_lines(piece: Piece, records: list[tuple[int, int]]) -> Piece:
+    """``piece`` with the lines of ``records`` (first line, lines spanned) emptied: pyarrow skips empty
+    lines, and the other rows keep their line numbers."""
+    data = bytes(piece.data)
+    starts = [0, *(int(i) + 1 for i in np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A))]
+    starts.append(len(data))
+    parts, position = [], 0
+    for line, spans in sorted(records):
+        first = line - piece.first_line
+        parts += [data[position : starts[first]], b"\n" * spans]
+        position = starts[min(first + spans, len(starts) - 1)]
+    parts.append(data[position:])
+    blanked = b"".join(parts)
+    return Piece(blanked, len(blanked), piece.first_line, piece.num_lines)
 
 
 class CsvEventSource:
@@ -130,40 +204,65 @@ class CsvEventSource:
             return
         names = [f"c{i}" for i in range(len(self.headers))]
         include = [names[i] for i in wanted]
-        ascii_text, text, raw_bytes = (
+        text, raw_bytes = (
             pa_csv.ConvertOptions(
-                include_columns=include, column_types=dict.fromkeys(include, kind), check_utf8=check
+                include_columns=include, column_types=dict.fromkeys(include, kind), check_utf8=False
             )
-            for kind, check in ((pa.string(), False), (pa.string(), True), (pa.binary(), False))
+            for kind in (pa.string(), pa.binary())
         )
         try:
             for piece in self._chunker.pieces():
                 if piece.unterminated:
                     self._count_unterminated(piece)
                     continue
-                conversions = (ascii_text,) if piece.is_ascii else (text, raw_bytes)
-                yield self._parse(piece, names, conversions, wanted)
+                yield self._parse(piece, names, text if piece.is_utf8 else raw_bytes, wanted)
         except ChunkingError as exc:
             raise EventFileError(self.stats.uri, FileErrorKind.UNREADABLE, str(exc)) from None
 
     def _count_unterminated(self, piece: Piece) -> None:
         lines = piece.num_lines
-        self.stats.rows_read += 1
-        self.stats.add_bad(BadRowKind.UNTERMINATED_QUOTE, 1)
+        quote_line = piece.first_line + lines - 1
+        self.stats.rows_read += lines
+        self.stats.add_bad(BadRowKind.UNTERMINATED_QUOTE, lines)
+        rows = f"lines {piece.first_line}-{quote_line} were" if lines > 1 else "the line was"
+        quote_at = piece.buffer.rfind(b"\n", 0, piece.size - 1) + 1  # the start of the quote's line
         self.stats.add_sample(
-            piece.first_line,
+            quote_line,
             BadRowKind.UNTERMINATED_QUOTE,
-            f"a quote opened in this row is never closed; the last {lines} line(s) of the file were "
-            f"read as this one row: {snippet(bytes(piece.data[:_SNIPPET]).decode('utf-8', 'replace'))}",
+            f"a quote opened on line {quote_line} is never closed; {rows} skipped and reading went on "
+            f"with the next line: {snippet(str(piece.data[quote_at:], 'utf-8', 'replace'))}",
         )
 
     def _parse(
-        self,
-        piece: Piece,
-        names: list[str],
-        conversions: tuple[pa_csv.ConvertOptions, ...],
-        wanted: Sequence[int],
+        self, piece: Piece, names: list[str], convert: pa_csv.ConvertOptions, wanted: Sequence[int]
     ) -> RawTable:
+        bad: list[_BadRecord] = []
+        if not piece.is_utf8:
+            # pyarrow cannot hand over a row with the wrong number of fields and bytes that are not UTF-8:
+            # it fails decoding it (and its error quotes the row). Find such rows in a decodable copy and
+            # blank their lines first.
+            data = str(piece.data, "utf-8", "replace").encode("utf-8")
+            copy = Piece(data, len(data), piece.first_line, piece.num_lines)
+            parse_only = pa_csv.ConvertOptions(
+                include_columns=names[:1], column_types={names[0]: pa.binary()}
+            )
+            bad = _locate(copy, self._read_rows(copy, names, parse_only)[1])
+            located = [(record.line, record.spans) for record in bad if record.line is not None]
+            if len(located) < len(bad):
+                raise self._unparseable(piece)
+            piece = _blank_lines(piece, located) if bad else piece
+        table, invalid = self._read_rows(piece, names, convert)
+        bad += _locate(piece, invalid)
+        self._count_invalid(bad, len(names))
+        self.stats.rows_read += table.num_rows
+        columns = {i: table.column(f"c{i}").combine_chunks() for i in wanted}
+        skipped = _skipped_lines(piece, bad, table)
+        return RawTable(columns, table.num_rows, piece.first_line, skipped, piece)
+
+    def _read_rows(
+        self, piece: Piece, names: list[str], convert: pa_csv.ConvertOptions
+    ) -> tuple[pa.Table, list[pa_csv.InvalidRow]]:
+        """The rows of ``piece``, and apart the rows with a wrong field count."""
         invalid: list[pa_csv.InvalidRow] = []
 
         def on_invalid(row: pa_csv.InvalidRow) -> str:
@@ -171,24 +270,15 @@ class CsvEventSource:
             return "skip"
 
         parse = pa_csv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid)
-        for attempt, convert in enumerate(conversions, start=1):
-            invalid.clear()
-            try:
-                table = self._read(piece, names, parse, convert)
-                break
-            except pa.ArrowInvalid as exc:
-                if attempt < len(conversions):
-                    continue  # bytes that are not UTF-8: read this piece again as binary
-                raise EventFileError(
-                    self.stats.uri,
-                    FileErrorKind.UNREADABLE,
-                    f"cannot parse the rows from line {piece.first_line}: {exc}",
-                ) from None
-        self._count_invalid(piece, invalid, len(names))
-        self.stats.rows_read += table.num_rows
-        columns = {i: table.column(f"c{i}").combine_chunks() for i in wanted}
-        skipped = _skipped_lines(piece, invalid, table)
-        return RawTable(columns, table.num_rows, piece.first_line, skipped, piece)
+        try:
+            return self._read(piece, names, parse, convert), invalid
+        except pa.ArrowInvalid:
+            raise self._unparseable(piece) from None  # never pyarrow's message: it quotes the row
+
+    def _unparseable(self, piece: Piece) -> EventFileError:
+        last = piece.first_line + piece.num_lines - 1
+        detail = f"cannot parse the rows on lines {piece.first_line}-{last} as CSV"
+        return EventFileError(self.stats.uri, FileErrorKind.UNREADABLE, detail)
 
     @staticmethod
     def _read(
@@ -205,18 +295,20 @@ class CsvEventSource:
                     raise
                 block = piece.size + 1
 
-    def _count_invalid(self, piece: Piece, invalid: list[pa_csv.InvalidRow], expected: int) -> None:
-        if not invalid:
+    def _count_invalid(self, bad: list[_BadRecord], expected: int) -> None:
+        if not bad:
             return
-        self.stats.rows_read += len(invalid)
-        self.stats.add_bad(BadRowKind.WRONG_FIELD_COUNT, len(invalid))
-        for row in invalid[: max(self.stats.wants_samples(), 0)]:
-            spans = row.text.count("\n") + 1
-            extra = f", spanning {spans} lines (a stray or unclosed quote?)" if spans > 1 else ""
+        spanned = sum(record.spans for record in bad)
+        self.stats.rows_read += spanned
+        self.stats.add_bad(BadRowKind.WRONG_FIELD_COUNT, spanned)
+        for record in bad[: max(self.stats.wants_samples(), 0)]:
+            extra = ""
+            if record.spans > 1:
+                extra = f", spanning {record.spans} lines, each counted (a stray or unclosed quote?)"
             self.stats.add_sample(
-                _line_of_text(piece, row.text),
+                record.line,
                 BadRowKind.WRONG_FIELD_COUNT,
-                f"expected {expected} fields, found {row.actual_columns}{extra}: {snippet(row.text)}",
+                f"expected {expected} fields, found {record.fields}{extra}: {snippet(record.text)}",
             )
 
 

@@ -11,11 +11,19 @@ DEFAULT_MAX_SAMPLES = 20
 
 
 class BadRowKind(str, Enum):
-    """Why a row was skipped. The value is the key used in :attr:`FileStats.bad_rows`."""
+    """Why a row was skipped. The value is the key used in :attr:`FileStats.bad_rows`.
+
+    A row is counted once, under one kind. Its structure is checked first: a row with the wrong number
+    of fields is ``wrong_field_count`` even when it also has bytes that are not UTF-8. A value's bytes
+    (``invalid_utf8``, then ``nul_byte``) are checked before what it says. A malformed row spanning
+    several physical lines (a stray quote joins lines into one row) counts once per line, so the lines
+    it swallowed are never hidden.
+    """
 
     WRONG_FIELD_COUNT = "wrong_field_count"
     UNTERMINATED_QUOTE = "unterminated_quote"
     INVALID_UTF8 = "invalid_utf8"
+    NUL_BYTE = "nul_byte"
     MISSING_VALUE = "missing_value"
     BAD_TIMESTAMP = "bad_timestamp"
     BAD_COUNT = "bad_count"
@@ -70,7 +78,8 @@ class FileStats:
     ``rows_read == rows_accepted + rows_filtered + bad_total``. Blank lines are not rows.
 
     :param uri: the file.
-    :param rows_read: data rows parsed (the header is not a row).
+    :param rows_read: data rows parsed (the header is not a row); a malformed row counts once per
+        physical line it spans (see :class:`BadRowKind`).
     :param rows_accepted: rows returned in the batches.
     :param rows_filtered: rows deliberately left out (not an impression, category not selected).
     :param bad_rows: skipped rows by :class:`BadRowKind` value.
@@ -98,9 +107,8 @@ class FileStats:
 
     @property
     def bad_fraction(self) -> float:
-        """Bad rows among the rows that were not filtered out (0.0 when there are none)."""
-        considered = self.rows_read - self.rows_filtered
-        return self.bad_total / considered if considered else 0.0
+        """Bad rows among the rows read (0.0 when there are none); see :func:`check_bad_row_fraction`."""
+        return self.bad_total / self.rows_read if self.rows_read else 0.0
 
     @property
     def balanced(self) -> bool:
@@ -140,7 +148,11 @@ class TooManyBadRowsError(ValueError):
 def check_bad_row_fraction(stats: Iterable[FileStats], max_fraction: float) -> float:
     """Enforce ``max_bad_row_fraction`` across the files of a run.
 
-    The fraction is bad rows over rows that were not filtered out, summed over all files.
+    The fraction is bad rows over rows read, both summed over all files. Rows read, not rows kept after
+    filtering: a row with a wrong field count or bytes that are not UTF-8 is counted bad before it can be
+    told apart from the rows a filter leaves out, so the only denominator that holds every row the
+    numerator can hold is all of them. (In a raw audit-log export where most rows are other events, a
+    handful of malformed rows is then a small share, as it should be.)
 
     :param stats: the files' stats (complete).
     :param max_fraction: the largest acceptable fraction, from 0.0 to 1.0.
@@ -149,13 +161,13 @@ def check_bad_row_fraction(stats: Iterable[FileStats], max_fraction: float) -> f
     """
     files = list(stats)
     bad = sum(s.bad_total for s in files)
-    considered = sum(s.rows_read - s.rows_filtered for s in files)
-    fraction = bad / considered if considered else 0.0
+    read = sum(s.rows_read for s in files)
+    fraction = bad / read if read else 0.0
     if fraction > max_fraction:
         worst = sorted((s for s in files if s.bad_total), key=lambda s: -s.bad_total)
         details = "; ".join(s.summary() for s in worst[:10])
         raise TooManyBadRowsError(
-            f"{bad} of {considered} rows ({fraction:.2%}) were bad, above max_bad_row_fraction="
+            f"{bad} of {read} rows ({fraction:.2%}) were bad, above max_bad_row_fraction="
             f"{max_fraction:.2%}: {details}"
         )
     return fraction

@@ -66,6 +66,17 @@ def too_long_reason(logical: str, header: str) -> Callable[[int], str]:
     )
 
 
+def nul_mask(values: pa.Array) -> np.ndarray:
+    """Mask of the values holding a NUL character (PostgreSQL's text and JSON types cannot hold one, so
+    such rows are bad on every warehouse)."""
+    return to_mask(pc.match_substring(values, "\x00"))
+
+
+def nul_reason(header: str) -> Callable[[int], str]:
+    """The reason given for a value rejected by :func:`nul_mask`."""
+    return constant_reason(f"a NUL byte (\\x00) in column {header!r}, which PostgreSQL cannot store")
+
+
 def empty_mask(values: pa.Array) -> np.ndarray:
     """Mask of the empty strings."""
     return to_mask(pc.equal(values, ""))

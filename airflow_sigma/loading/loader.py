@@ -81,7 +81,7 @@ class LoadResult:
     :param files: per file, in rank order (oldest first).
     :param events: distinct events written (inserted or updated) by the run.
     :param days: UTC days the run's events fall on, sorted.
-    :param bad_fraction: bad rows over rows considered, across the run.
+    :param bad_fraction: bad rows over rows read, across the run.
     :param details: what the job's ``finish`` reported.
     """
 

@@ -247,7 +247,8 @@ EXPORT_FILES = Table(
             "bad_rows",
             "json",
             "Rows rejected as invalid, counted by kind: wrong_field_count, unterminated_quote, invalid_utf8, "
-            "missing_value, bad_timestamp, bad_count, value_too_long; "
+            "nul_byte (a NUL byte in a stored value), missing_value, bad_timestamp, bad_count, "
+            "value_too_long; a malformed row spanning several lines counts once per line; "
             'e.g. {"bad_timestamp": 2, "missing_value": 1}.',
         ),
         Column(

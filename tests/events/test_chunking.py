@@ -8,7 +8,13 @@ import random
 
 import pytest
 
-from airflow_sigma.events.chunking import ChunkingError, RecordChunker, first_record_end, last_record_end
+from airflow_sigma.events.chunking import (
+    ChunkingError,
+    RecordChunker,
+    first_record_end,
+    last_record_end,
+    newlines_outside_quotes,
+)
 from airflow_sigma.events.source import CsvEventSource
 from airflow_sigma.events.stats import FileStats
 from airflow_sigma.events.values import decode_utf8
@@ -84,13 +90,58 @@ def test_first_record_end() -> None:
     assert first_record_end(b'x"y,z\nw') == 6
 
 
-def test_unterminated_last_record_is_its_own_piece() -> None:
-    chunker = RecordChunker(io.BytesIO(b'h1,h2\n1,2\n3,"4\n5,6\n'), 4, 1 << 20)
+def test_an_unterminated_quote_costs_its_line_and_reading_goes_on() -> None:
+    chunker = RecordChunker(io.BytesIO(b'h1,h2\n1,2\n3,"4\n5,6\n7,8'), 1 << 10, 1 << 20)
     assert chunker.read_header() == b"h1,h2"
     pieces = list(chunker.pieces())
-    assert [bytes(p.data) for p in pieces] == [b"1,2\n", b'3,"4\n5,6\n']
-    assert [p.unterminated for p in pieces] == [False, True]
-    assert [p.first_line for p in pieces] == [2, 3]
+    assert [bytes(p.data) for p in pieces] == [b"1,2\n", b'3,"4\n', b"5,6\n7,8"]
+    assert [p.unterminated for p in pieces] == [False, True, False]
+    assert [p.first_line for p in pieces] == [2, 3, 4]
+
+
+def test_an_unterminated_quote_opened_on_a_later_line_of_its_record() -> None:
+    chunker = RecordChunker(io.BytesIO(b'h1,h2\n"a\nb",c,"d\n5,6\n'), 1 << 10, 1 << 20)
+    chunker.read_header()
+    pieces = list(chunker.pieces())
+    assert [(bytes(p.data), p.unterminated, p.num_lines) for p in pieces] == [
+        (b'"a\nb",c,"d\n', True, 2),
+        (b"5,6\n", False, 1),
+    ]
+
+
+def test_lines_after_an_unterminated_quote_are_cut_into_pieces_again() -> None:
+    body = b"".join(b"%d,x\n" % n for n in range(2000))
+    chunker = RecordChunker(io.BytesIO(b'h1,h2\n1,"2\n' + body), 256, 1 << 20)
+    chunker.read_header()
+    pieces = list(chunker.pieces())
+    assert pieces[0].unterminated and bytes(pieces[0].data) == b'1,"2\n'
+    assert max(p.size for p in pieces[1:]) <= 2 * 256
+    assert b"".join(bytes(p.data) for p in pieces[1:]) == body
+    assert [p.first_line for p in pieces[:2]] == [2, 3]
+
+
+@pytest.mark.parametrize("step", [1, 5, 1 << 10])
+def test_cr_line_endings_are_read_as_line_feeds(step: int) -> None:
+    chunker = RecordChunker(_Trickle(b'h1,h2\r1,"a\rb"\r3,4\r', step), 8, 1 << 20)
+    assert chunker.read_header() == b"h1,h2"
+    pieces = list(chunker.pieces())
+    assert b"".join(bytes(p.data) for p in pieces) == b'1,"a\nb"\n3,4\n'
+    assert pieces[0].first_line == 2
+
+
+@pytest.mark.parametrize(
+    ("data", "rows"),
+    [
+        (b"h1,h2\r\n1,\r2\r\n", b"1,\r2\r\n"),
+        (b"h1,h2\n1,\r2\n", b"1,\r2\n"),
+        (b"h1,h2\r", b""),
+        (b"h1,h2\r\n\r\n1,2\r\n", b"\r\n1,2\r\n"),
+    ],
+)
+def test_crlf_and_lf_files_keep_their_carriage_returns(data: bytes, rows: bytes) -> None:
+    chunker = RecordChunker(io.BytesIO(data), 1 << 10, 1 << 20)
+    assert chunker.read_header() == b"h1,h2"
+    assert b"".join(bytes(p.data) for p in chunker.pieces()) == rows
 
 
 def test_record_longer_than_the_limit() -> None:
@@ -120,3 +171,13 @@ def test_parsed_rows_match_python_csv_whatever_the_piece_size(seed: int) -> None
             rows += [list(row) for row in zip(*columns, strict=True)]
         assert rows == expected, (seed, chunk_bytes)
         assert stats.rows_read == len(expected) and stats.bad_total == 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_newlines_outside_quotes_end_the_records(seed: int) -> None:
+    data = _random_csv(random.Random(200 + seed), rows=100).rstrip(b"\r\n") + b"\n"
+    flags = newlines_outside_quotes(data)
+    assert len(flags) == data.count(b"\n")
+    assert int(flags.sum()) == len(_records(data))
+    assert newlines_outside_quotes(b'a,x"y\nb\n').tolist() == [True, True]  # a literal quote
+    assert newlines_outside_quotes(b'"a\nb"c,d\ne\n').tolist() == [False, True, True]  # a stray closer

@@ -80,15 +80,48 @@ def test_quoted_newlines_commas_and_quotes_inside_values() -> None:
     assert stats.bad_total == 0
 
 
-def test_unterminated_quote_at_the_end_is_one_counted_row() -> None:
+def test_unterminated_quote_costs_its_line_and_the_rest_of_the_file_is_read() -> None:
     data = csv_bytes(IMPRESSION_HEADER, GOOD, '2024-05-01T11:00:00Z,"bob@example.com,wb2,,1', GOOD, GOOD)
     table, stats = read_all(data)
-    assert table.num_rows == 1
-    assert stats.rows_read == 2
+    assert table.num_rows == 3
+    assert stats.rows_read == 4
     assert stats.bad_rows == {BadRowKind.UNTERMINATED_QUOTE.value: 1}
     sample = stats.samples[0]
     assert sample.line == 3
-    assert "never closed" in sample.reason and "3 line(s)" in sample.reason
+    assert "a quote opened on line 3 is never closed" in sample.reason
+    assert "went on with the next line" in sample.reason
+
+
+@pytest.mark.parametrize("chunk_bytes", [64, 1 << 20])
+def test_a_stray_quote_early_in_a_long_file_hides_no_row(chunk_bytes: int) -> None:
+    rows = [f"2024-05-01T11:{n % 60:02d}:{n // 60 % 60:02d}Z,v{n}@x.com,wbB,,1" for n in range(1000)]
+    rows[10] = '2024-05-01T11:10:00Z,v10@x.com,"wbB,,1'
+    table, stats = read_all(csv_bytes(IMPRESSION_HEADER, *rows), chunk_bytes=chunk_bytes)
+    assert (stats.rows_read, table.num_rows) == (1000, 999)
+    assert stats.bad_rows == {BadRowKind.UNTERMINATED_QUOTE.value: 1}
+    assert [s.line for s in stats.samples] == [12]
+    assert "v999@x.com" in table.column("user_email").to_pylist()
+
+
+def test_an_unterminated_quote_after_a_multi_line_value_counts_every_line_of_its_row() -> None:
+    data = csv_bytes(IMPRESSION_HEADER, GOOD, '2024-05-01T11:00:00Z,"two\nlines",wb2,"el,1', GOOD)
+    table, stats = read_all(data)
+    assert (stats.rows_read, table.num_rows) == (4, 2)
+    assert stats.bad_rows == {BadRowKind.UNTERMINATED_QUOTE.value: 2}
+    assert stats.samples[0].line == 4
+    assert (
+        "opened on line 4" in stats.samples[0].reason and "lines 3-4 were skipped" in stats.samples[0].reason
+    )
+
+
+def test_two_stray_quotes_joining_lines_count_every_line_they_join() -> None:
+    rows = [GOOD] * 3 + ['2024-05-01T11:00:00Z,"bob@x.com,wb2,,1'] + [GOOD] * 5
+    rows += ['2024-05-01T11:00:00Z,bob@x.com,"wb2,,1'] + [GOOD] * 2
+    table, stats = read_all(csv_bytes(IMPRESSION_HEADER, *rows))
+    assert (stats.rows_read, table.num_rows) == (12, 5)
+    assert stats.bad_rows == {BadRowKind.WRONG_FIELD_COUNT.value: 7}
+    assert [s.line for s in stats.samples] == [5]
+    assert "spanning 7 lines, each counted" in stats.samples[0].reason
 
 
 def test_unterminated_quote_longer_than_the_limit_fails_the_file() -> None:
@@ -147,6 +180,92 @@ def test_invalid_utf8_in_an_audit_attribute_is_a_bad_row() -> None:
     assert table.num_rows == 1
     assert stats.bad_rows == {BadRowKind.INVALID_UTF8.value: 1}
     assert "'comment'" in stats.samples[0].reason
+
+
+SECRET_ROW = b"2024-05-01T11:00:00Z,jane.secret\xe9@corp.com,wbA,,,extra\n"
+
+
+@pytest.mark.parametrize("chunk_bytes", [128, 1 << 20])
+def test_wrong_field_count_with_bytes_that_are_not_utf8_is_counted_not_raised(chunk_bytes: int) -> None:
+    rows = [f"2024-05-01T10:{n % 60:02d}:00Z,user{n}@x.com,wbA,,1" for n in range(30)]
+    data = csv_bytes(IMPRESSION_HEADER, *rows[:10]) + SECRET_ROW + csv_bytes(*rows[10:])[:-1] + b"\n"
+    data += b"2024-05-01T11:00:00Z,caf\xe9@x.com,wbA,,1\n" + SECRET_ROW + csv_bytes(GOOD)
+    table, stats = read_all(data, chunk_bytes=chunk_bytes, email_salt="pepper")
+    assert (stats.rows_read, table.num_rows) == (34, 31)
+    assert stats.bad_rows == {BadRowKind.WRONG_FIELD_COUNT.value: 2, BadRowKind.INVALID_UTF8.value: 1}
+    assert sorted((s.line, s.kind) for s in stats.samples) == [
+        (12, "wrong_field_count"),
+        (33, "invalid_utf8"),
+        (34, "wrong_field_count"),
+    ]
+    assert all(
+        "expected 5 fields, found 6" in s.reason for s in stats.samples if s.kind == "wrong_field_count"
+    )
+
+
+def test_audit_row_with_wrong_field_count_and_bytes_that_are_not_utf8() -> None:
+    data = (
+        b"Event Id,Request Time,Event Type,Event Name,Event Status,User Email,Object Name\n"
+        b"1,2024-05-01T08:00:00Z,ACCESS_SIGMA,Login,Success,ann@x.com,\n"
+        b"2,2024-05-01T08:01:00Z,ACCESS_SIGMA,Login,Success,ann@x.com,Caf\xe9\n"
+        b"3,2024-05-01T08:02:00Z,ACCESS_SIGMA,Login,Success,bob@x.com,Caf\xe9,extra\n"
+        b"4,2024-05-01T08:03:00Z,ACCESS_SIGMA,Login,Success,bob@x.com,Caf\xc3\xa9\n"
+    )
+    table, stats = read_audit(data)
+    assert table.column("event_id").to_pylist() == ["1", "4"]
+    assert stats.bad_rows == {BadRowKind.WRONG_FIELD_COUNT.value: 1, BadRowKind.INVALID_UTF8.value: 1}
+    assert sorted((s.line, s.kind) for s in stats.samples) == [(3, "invalid_utf8"), (4, "wrong_field_count")]
+
+
+def test_a_bad_row_is_never_located_inside_a_quoted_value() -> None:
+    value = "el\nshort,row\nend"
+    data = csv_bytes(IMPRESSION_HEADER, f'2024-05-01T10:00:00Z,a@x.com,wb@@,"{value}",1', "short,row")
+    table, stats = read_all(data.replace(b"@@", b"\xe9"))
+    assert table.num_rows == 0 and stats.rows_read == 2
+    assert stats.bad_rows == {"invalid_utf8": 1, "wrong_field_count": 1}
+    assert {s.kind: s.line for s in stats.samples}["wrong_field_count"] == 5
+    table, stats = read_all(data.replace(b"@@", b"A"))
+    assert table.column("element_id").to_pylist() == [value]
+    assert [(s.line, s.kind) for s in stats.samples] == [(5, "wrong_field_count")]
+
+
+def test_rows_with_the_same_text_are_located_one_after_the_other() -> None:
+    bad = "2024-05-01T10:00:00Z,a@x.com"
+    table, stats = read_all(csv_bytes(IMPRESSION_HEADER, GOOD, bad, GOOD, bad, "x,y,z,w,v"))
+    assert table.num_rows == 2
+    lines = [(s.line, s.kind) for s in stats.samples]
+    assert lines == [(3, "wrong_field_count"), (5, "wrong_field_count"), (6, "bad_timestamp")]
+
+
+@pytest.mark.parametrize("newline", ["\r", "\r\n"])
+def test_cr_and_crlf_line_endings_give_every_row_and_its_line(newline: str) -> None:
+    data = csv_bytes(IMPRESSION_HEADER, GOOD, "not a time,a@x.com,wbA,,1", GOOD + ",x", GOOD, newline=newline)
+    table, stats = read_all(data, chunk_bytes=16)
+    assert (stats.rows_read, table.num_rows) == (4, 2)
+    assert sorted((s.line, s.kind) for s in stats.samples) == [(3, "bad_timestamp"), (4, "wrong_field_count")]
+    _, audit = read_audit(csv_bytes("Request Time,Event Type", "2024-05-01T10:00:00Z,TEAMS", newline=newline))
+    assert audit.rows_accepted == 1
+
+
+def test_nul_bytes_in_stored_values_are_bad_rows() -> None:
+    data = csv_bytes(
+        IMPRESSION_HEADER + ",comment",
+        GOOD + ",x",
+        "2024-05-01T10:00:01Z,a@x.com,wb\x00A,,1,x",
+        "2024-05-01T10:00:02Z,a\x00@x.com,wbA,,1,x",
+        "2024-05-01T10:00:03Z,a@x.com,wbA,,1,not stored\x00",
+    )
+    table, stats = read_all(data)
+    assert table.num_rows == 2
+    assert stats.bad_rows == {BadRowKind.NUL_BYTE.value: 2}
+    assert [s.line for s in stats.samples] == [4, 3]
+    assert "NUL byte (\\x00) in column 'user_email'" in stats.samples[0].reason
+    audit = csv_bytes(
+        "Request Time,Event Type,Note", "2024-05-01T10:00:00Z,TEAMS,a\x00", "2024-05-01T10:00:00Z,TEAMS,b"
+    )
+    table, stats = read_audit(audit)
+    assert table.num_rows == 1 and stats.bad_rows == {BadRowKind.NUL_BYTE.value: 1}
+    assert "column 'Note'" in stats.samples[0].reason
 
 
 def test_non_utf8_header_fails_the_file() -> None:

@@ -19,6 +19,7 @@ from airflow_sigma.events import (
     hash_emails,
 )
 from airflow_sigma.events.prefetch import prefetch
+from tests.events._util import csv_bytes, read_all
 
 
 def _stats(uri: str, read: int, filtered: int, bad: int) -> FileStats:
@@ -30,10 +31,10 @@ def _stats(uri: str, read: int, filtered: int, bad: int) -> FileStats:
 
 def test_bad_row_fraction_across_a_run() -> None:
     files = [_stats("a.csv", 100, 50, 5), _stats("b.csv", 50, 0, 0)]
-    assert check_bad_row_fraction(files, 0.05) == pytest.approx(0.05)
+    assert check_bad_row_fraction(files, 0.04) == pytest.approx(5 / 150)
     with pytest.raises(TooManyBadRowsError) as info:
         check_bad_row_fraction(files, 0.01)
-    assert "5 of 100 rows (5.00%)" in str(info.value)
+    assert "5 of 150 rows (3.33%)" in str(info.value)
     assert "a.csv: 100 rows read, 45 accepted, 50 filtered out, 5 bad (bad_timestamp=5)" in str(info.value)
     assert "b.csv" not in str(info.value)
     assert check_bad_row_fraction([], 0.0) == 0.0
@@ -41,9 +42,22 @@ def test_bad_row_fraction_across_a_run() -> None:
 
 def test_file_stats_helpers() -> None:
     stats = _stats("a.csv", 10, 2, 4)
-    assert stats.bad_total == 4 and stats.balanced and stats.bad_fraction == 0.5
+    assert stats.bad_total == 4 and stats.balanced and stats.bad_fraction == 0.4
     stats.rows_accepted += 1
     assert not stats.balanced
+
+
+def test_malformed_rows_of_a_mostly_filtered_raw_export_are_a_share_of_all_rows_read() -> None:
+    header = "Request Time,User Email,Workbook URL ID,Event Type,Event Name"
+    rows = [
+        f"2024-05-01T10:00:{n % 60:02d}Z,u{n}@x.com,wbA,"
+        + ("OBJECT_INTERACTION,view_workbook" if n % 50 == 0 else "QUERY_EXECUTIONS,run_query")
+        for n in range(1000)
+    ]
+    rows += ["2024-05-01T10:00:00Z,u@x.com,wbA,QUERY_EXECUTIONS,run_query,EXTRA"] * 5
+    _, stats = read_all(csv_bytes(header, *rows))
+    assert (stats.rows_read, stats.rows_accepted, stats.rows_filtered, stats.bad_total) == (1005, 20, 980, 5)
+    assert check_bad_row_fraction([stats], 0.01) == pytest.approx(5 / 1005)
 
 
 def test_hash_email() -> None:

@@ -29,6 +29,7 @@ from tests.fixtures.exports import (
     HEADER,
     at,
     export_rows,
+    load_impressions,
     make_warehouse,
     tables,
     write_export,
@@ -44,6 +45,8 @@ ISO = "is not an ISO 8601 time"
 BIG = "e" * (4 * 1024 * 1024)
 
 Check = Callable[[Warehouse, FileResult], None]
+STRAY_QUOTE_ROWS = [f"2024-05-01T11:{n % 60:02d}:{n // 60:02d}Z,v{n}@x.com,wbB,,1" for n in range(1000)]
+STRAY_QUOTE_ROWS[10] = '2024-05-01T11:10:00Z,v10@x.com,"wbB,,1'
 
 
 def csv(*lines: str, header: str = HEADER) -> bytes:
@@ -151,6 +154,9 @@ CASES: dict[str, Case] = {
     "utf16-file": Case(
         csv(GOOD).decode().encode("utf-16"), error="unreadable", says=("UTF-16", "export it as UTF-8")
     ),
+    "utf16-file-without-bom": Case(
+        csv(GOOD).decode().encode("utf-16-le"), error="bad_header", says=("NUL bytes", "UTF-16", "UTF-8 CSV")
+    ),
     "duplicate-headers": Case(
         b"request_time,user_email,workbook_url_id,user_email\n2024-05-01T10:00:00Z,a@x.com,wbA,b@x.com\n",
         error="duplicate_column",
@@ -187,11 +193,19 @@ CASES: dict[str, Case] = {
     ),
     "unterminated-quote": Case(
         csv(GOOD, '2024-05-01T11:00:00Z,"bob@x.com,wbB,,1', GOOD2),
-        read=2,
-        accepted=1,
+        read=3,
+        accepted=2,
         bad={"unterminated_quote": 1},
         lines=(3,),
-        says=("never closed", "the last 2 line(s)"),
+        says=("a quote opened on line 3 is never closed", "went on with the next line"),
+    ),
+    "stray-quote-early-in-a-long-file": Case(
+        csv(*STRAY_QUOTE_ROWS),
+        read=1000,
+        accepted=999,
+        bad={"unterminated_quote": 1},
+        lines=(12,),
+        says=("a quote opened on line 12 is never closed",),
     ),
     "wrong-field-count": Case(
         csv(GOOD, "2024-05-01T10:00:00Z,a@x.com", GOOD2 + ",extra"),
@@ -200,6 +214,40 @@ CASES: dict[str, Case] = {
         bad={"wrong_field_count": 2},
         lines=(3, 4),
         says=("expected 5 fields, found 2", "expected 5 fields, found 6"),
+    ),
+    "wrong-field-count-and-non-utf8": Case(
+        csv(GOOD) + b"2024-05-01T11:00:00Z,jane.secret\xe9@corp.com,wbA,,,extra\n" + f"{GOOD2}\n".encode(),
+        read=3,
+        accepted=2,
+        bad={"wrong_field_count": 1},
+        lines=(3,),
+        says=("expected 5 fields, found 6",),
+    ),
+    "cr-line-endings": Case(
+        csv(GOOD, "yesterday,b@x.com,wbA,,1", GOOD2).replace(b"\n", b"\r"),
+        read=3,
+        accepted=2,
+        bad={"bad_timestamp": 1},
+        lines=(3,),
+        says=("'yesterday'",),
+        check=element_ids("", "el1"),
+    ),
+    "crlf-line-endings": Case(
+        csv(GOOD, GOOD2 + ",extra", '2024-05-01T11:00:00Z,bob@x.com,wbB,"a\nb",').replace(b"\n", b"\r\n"),
+        read=3,
+        accepted=2,
+        bad={"wrong_field_count": 1},
+        lines=(3,),
+        says=("expected 5 fields, found 6",),
+        check=element_ids("a\r\nb", "el1"),
+    ),
+    "nul-byte": Case(
+        csv(GOOD, "2024-05-01T10:00:01Z,a@x.com,wb\x00A,,1", "2024-05-01T10:00:02Z,a\x00@x.com,wbA,,1"),
+        read=3,
+        accepted=1,
+        bad={"nul_byte": 2},
+        lines=(4, 3),
+        says=("NUL byte (\\x00) in column 'workbook_url_id'", "column 'user_email'"),
     ),
     "non-utf8-value": Case(
         csv(GOOD) + b"2024-05-01T10:00:01Z,b\xffob@x.com,wbA,,1\n",
@@ -320,6 +368,30 @@ CASES: dict[str, Case] = {
         lines=(3,),
         says=("not UTF-8 in column 'Client IP'",),
     ),
+    "audit-wrong-field-count-and-non-utf8": Case(
+        csv(AUDIT_GOOD, header=AUDIT_HEADER)
+        + b"e2,2024-05-01T10:00:00Z,ACCESS_SIGMA,Login,Success,bob@x.com,10.0.\xff,extra\n"
+        + b"e3,2024-05-01T10:00:00Z,ACCESS_SIGMA,Login,Success,bob@x.com,10.0.\xff\n",
+        job="audit",
+        read=3,
+        accepted=1,
+        bad={"wrong_field_count": 1, "invalid_utf8": 1},
+        lines=(3, 4),
+        says=("expected 7 fields, found 8", "not UTF-8 in column 'Client IP'"),
+    ),
+    "audit-nul-byte": Case(
+        csv(
+            AUDIT_GOOD,
+            "e2,2024-05-01T10:00:00Z,ACCESS_SIGMA,Login,Success,a@x.com,10.0.\x00",
+            header=AUDIT_HEADER,
+        ),
+        job="audit",
+        read=2,
+        accepted=1,
+        bad={"nul_byte": 1},
+        lines=(3,),
+        says=("NUL byte (\\x00) in column 'Client IP'",),
+    ),
     "audit-empty-event-type": Case(
         csv(AUDIT_GOOD, "e2,2024-05-01T10:00:00Z,,Login,Success,a@x.com,", header=AUDIT_HEADER),
         job="audit",
@@ -424,3 +496,22 @@ def test_every_readable_kind_in_one_run_on_postgres(
         totals["bad_rows"].values()
     )
     assert len(chosen) >= (8 if job == "impressions" else 2)
+
+
+def test_bad_rows_never_put_a_hashed_email_in_an_error_or_the_log(
+    request: pytest.FixtureRequest, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    warehouse = make_warehouse(request, tmp_path, "sqlite")
+    rows = [f"2024-05-01T10:{n % 60:02d}:{n // 60:02d}Z,user{n}@x.com,wbA,," for n in range(1000)]
+    secret = "jane.secret@corp.com"
+    data = csv(*rows, f"yesterday,{secret},wbA,,", f"2024-05-01T11:00:00Z,{secret},wbA,,,extra")
+    data += f"2024-05-01T11:00:00Z,{secret[:-4]}".encode() + b"\xe9.com,wbA,,,extra\n"
+    data += f'2024-05-01T11:00:00Z,{secret},"wbA,,\n{GOOD2}\n'.encode()
+    export = write_export(tmp_path, "secret.csv", data, modified=at("2024-05-01T12:00"))
+    caplog.set_level("DEBUG")
+    result = load_impressions(warehouse, [export], RUN_DATE, email_salt="pepper")
+    [file_result] = result.files
+    assert file_result.stats.bad_rows == {"bad_timestamp": 1, "wrong_field_count": 2, "unterminated_quote": 1}
+    assert (file_result.stats.rows_read, file_result.stats.rows_accepted) == (1005, 1001)
+    assert "jane.secret" not in caplog.text
+    assert "jane.secret" not in repr(tables(warehouse))
