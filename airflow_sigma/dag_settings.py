@@ -1,23 +1,37 @@
-"""Settings shared by the sample DAGs: configuration through Airflow Variables, and table Assets.
+"""Settings shared by the sample DAGs: schedules, configuration through Airflow Variables, table Assets.
 
-Everything here is resolved at run time through Jinja, so parsing a DAG file reads no Variable and
-touches no database.
+Everything configurable is resolved at run time through Jinja, so parsing a DAG file reads no
+Variable and touches no database.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
 
-from airflow.sdk import Asset
+from airflow.sdk import Asset, CronDataIntervalTimetable
 
 START_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
 DEFAULT_ARGS = {
     "owner": "data-platform",
-    "retries": 2,
+    # SIGMA_DAG_RETRIES (read when the file is parsed) lets `make demo` and the tests fail fast.
+    "retries": int(os.environ.get("SIGMA_DAG_RETRIES", "2")),
     "retry_delay": timedelta(minutes=5),
     "retry_exponential_backoff": True,
     "execution_timeout": timedelta(hours=2),
 }
+
+
+def interval_schedule(cron: str) -> CronDataIntervalTimetable:
+    """A UTC data-interval timetable: the run of ``@daily`` for May 1 covers [May 1, May 2).
+
+    Airflow 3's default for a cron string is a trigger timetable whose data interval has no length;
+    the sample DAGs need real intervals (a weekly run reads its whole week) and a logical date on the
+    interval's first day (the catalog snapshot date, equal to the usage summary's ``as_of``).
+
+    :param cron: a cron expression or preset such as ``@daily``.
+    """
+    return CronDataIntervalTimetable(cron, timezone="UTC")
 
 
 def setting(name: str, default: str) -> str:
@@ -27,6 +41,15 @@ def setting(name: str, default: str) -> str:
     :param default: the value when the Variable is not set.
     """
     return "{{ var.value.get(" + repr(name) + ", " + repr(default) + ") }}"
+
+
+def required_setting(name: str) -> str:
+    """A template for the Airflow Variable ``name`` (or env ``AIRFLOW_VAR_<NAME>``); a run fails with
+    ``Variable <name> does not exist`` until it is set.
+
+    :param name: the Variable's key.
+    """
+    return "{{ var.value[" + repr(name) + "] }}"
 
 
 def include_personal_setting() -> str:
@@ -42,6 +65,21 @@ def workspaces_setting() -> str:
     return (
         "{{ params.workspaces if params.workspaces is not none else "
         "((var.value.get('sigma_workspaces', '') | trim).split(',') | map('trim') | select | list) or none }}"
+    )
+
+
+def listed_and_awaited_files(list_task_id: str, sensor_task_id: str) -> str:
+    """The files a listing task returned, plus the oldest of those a sensor waited for (native template).
+
+    The sensor waits for the first export that landed after the data interval; it holds the
+    interval's last hours of events, which the listing (ending at the interval's end) leaves out.
+
+    :param list_task_id: the :class:`~airflow_sigma.operators.SigmaListAuditExportsOperator` task.
+    :param sensor_task_id: the :class:`~airflow_sigma.sensors.SigmaAuditExportSensor` task.
+    """
+    return (
+        f"{{{{ (ti.xcom_pull(task_ids={list_task_id!r}) or []) "
+        f"+ (ti.xcom_pull(task_ids={sensor_task_id!r}) or [])[:1] }}}}"
     )
 
 

@@ -11,10 +11,17 @@ from __future__ import annotations
 
 from airflow.sdk import DAG
 
-from airflow_sigma.dag_settings import DEFAULT_ARGS, START_DATE, setting, table_assets
+from airflow_sigma.dag_settings import (
+    DEFAULT_ARGS,
+    START_DATE,
+    interval_schedule,
+    required_setting,
+    setting,
+    table_assets,
+)
 from airflow_sigma.operators import SigmaListAuditExportsOperator, SigmaLoadAuditEventsOperator
 
-EXPORTS_URI = setting("sigma_exports_uri", "file:///tmp/airflow-sigma-demo/exports")
+EXPORTS_URI = required_setting("sigma_exports_uri")
 AWS_CONN_ID = setting("sigma_aws_conn_id", "aws_default")
 GCP_CONN_ID = setting("sigma_gcp_conn_id", "google_cloud_default")
 WAREHOUSE_CONN_ID = setting("sigma_warehouse_conn_id", "sigma_warehouse")
@@ -22,7 +29,7 @@ WAREHOUSE_CONN_ID = setting("sigma_warehouse_conn_id", "sigma_warehouse")
 with DAG(
     dag_id="sigma_audit_history_daily",
     description="Sigma audit events kept in the warehouse, with daily logins",
-    schedule="@daily",
+    schedule=interval_schedule("@daily"),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,

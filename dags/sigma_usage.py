@@ -1,14 +1,17 @@
 """Sample DAGs ``sigma_usage_daily`` and ``sigma_usage_weekly``: which Sigma content is used, and by whom.
 
 discover workbooks -> wait for a new audit-log export -> list exports -> aggregate impressions
--> build the usage summary. The weekly DAG runs the same chain over its whole week: the export
-listing covers [interval start - days_back, interval end], so no day falls between two runs.
+-> build the usage summary. A run covers its data interval (daily: one UTC day; weekly: Sunday to
+Sunday). It reads the exports that landed in [interval start - days_back, interval end] plus the
+first export after the interval (the one the sensor waited for, which holds the interval's last
+hours), so the weekly run reads its whole week and no day falls between two runs.
 
 Configure without editing this file (Airflow Variables, or ``AIRFLOW_VAR_<NAME>`` environment
 variables): ``sigma_conn_id``, ``sigma_exports_uri``, ``sigma_aws_conn_id``, ``sigma_gcp_conn_id``,
 ``sigma_warehouse_conn_id``, ``sigma_include_personal``, ``sigma_workspaces`` (comma-separated).
 ``include_personal`` and ``workspaces`` are also DAG params, to change them for one run.
-The defaults are the embedded demo set-up of ``make demo``.
+The connection ids default to ``sigma_default``, ``aws_default``, ``google_cloud_default`` and
+``sigma_warehouse``; ``sigma_exports_uri`` has no default and must be set.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from airflow_sigma.dag_settings import (
     DEFAULT_ARGS,
     START_DATE,
     include_personal_setting,
+    interval_schedule,
+    listed_and_awaited_files,
+    required_setting,
     setting,
     table_assets,
     workspaces_setting,
@@ -34,7 +40,7 @@ from airflow_sigma.operators import (
 from airflow_sigma.sensors import SigmaAuditExportSensor
 
 SIGMA_CONN_ID = setting("sigma_conn_id", "sigma_default")
-EXPORTS_URI = setting("sigma_exports_uri", "file:///tmp/airflow-sigma-demo/exports")
+EXPORTS_URI = required_setting("sigma_exports_uri")
 AWS_CONN_ID = setting("sigma_aws_conn_id", "aws_default")
 GCP_CONN_ID = setting("sigma_gcp_conn_id", "google_cloud_default")
 WAREHOUSE_CONN_ID = setting("sigma_warehouse_conn_id", "sigma_warehouse")
@@ -44,7 +50,7 @@ def usage_dag(dag_id: str, schedule: str, description: str) -> DAG:
     with DAG(
         dag_id=dag_id,
         description=description,
-        schedule=schedule,
+        schedule=interval_schedule(schedule),
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
@@ -94,7 +100,9 @@ def usage_dag(dag_id: str, schedule: str, description: str) -> DAG:
         # [START howto_operator_sigma_aggregate_impressions]
         aggregate = SigmaAggregateImpressionsOperator(
             task_id="aggregate_impressions",
-            files=list_exports.output,
+            # The listed files plus the first export after the interval, which the sensor waited for
+            # (a Jinja expression on both XComs; ``files=list_exports.output`` reads the listed ones).
+            files=listed_and_awaited_files("list_exports", "wait_for_export"),
             aws_conn_id=AWS_CONN_ID,
             gcp_conn_id=GCP_CONN_ID,
             warehouse_conn_id=WAREHOUSE_CONN_ID,

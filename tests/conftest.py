@@ -26,4 +26,5 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.cloud",
     "tests.fixtures.exports",
+    "tests.fixtures.dags",
 ]

@@ -20,9 +20,10 @@ class SigmaDiscoverWorkbooksOperator(BaseOperator):
     """Take a snapshot of the Sigma catalog: workbooks, their pages and elements, and members.
 
     Writes ``sigma_workbooks``, ``sigma_workbook_elements`` and ``sigma_members`` (created when
-    missing) for one ``snapshot_date``: the UTC date of the run's logical date (else its data
-    interval start, ``ds``, or run time). One transaction replaces exactly that date in all three
-    tables, so re-running a date gives identical tables, and a failed run changes nothing.
+    missing) for one ``snapshot_date``: the UTC date of the run's data interval start (else of its
+    logical date, ``ds``, or run time), which is the usage summary's ``as_of`` for a daily interval,
+    however the run was started. One transaction replaces exactly that date in all three tables, so
+    re-running a date gives identical tables, and a failed run changes nothing.
 
     A failure of a top-level listing (workbooks, members) fails the task. A workbook whose pages or
     elements cannot be listed (403, 404, or errors that outlast the retries) keeps its row but not
@@ -137,11 +138,14 @@ class SigmaDiscoverWorkbooksOperator(BaseOperator):
 
 
 def snapshot_date_of(context: Mapping[str, Any]) -> date:
-    """The UTC date of the run's logical date, else of its data interval start, ``ds`` or run time.
+    """The UTC date of the run's data interval start, else of its logical date, ``ds`` or run time.
+
+    Not the logical date first: a manual run (or ``airflow dags test``) of a data-interval timetable
+    has a logical date after its interval.
 
     :param context: the task context.
     """
-    for key in ("logical_date", "data_interval_start"):
+    for key in ("data_interval_start", "logical_date"):
         value = context.get(key)
         if value is not None:
             return _utc_date(value, key)

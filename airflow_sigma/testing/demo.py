@@ -1,10 +1,12 @@
-"""``make demo``: the Sigma hook and the catalog job against the local Sigma API server.
+"""``make demo``: the sample DAGs, end to end, on real Airflow against a local Sigma and local exports.
 
-Starts the local Sigma-compatible server (300 workbooks), points an ``AIRFLOW_CONN_SIGMA_DEFAULT``
-connection at it, checks the connection with :class:`~airflow_sigma.hooks.SigmaHook`, discovers the
-catalog (workbooks, pages, elements, members) with bounded concurrency, writes it to a SQLite
-warehouse in ``.demo/`` and prints what it found. (The sample DAGs take over this command once the
-impressions and audit-history operators land.)
+In ``.demo/`` under the current directory (re-created on every run): a fresh ``AIRFLOW_HOME`` with a
+migrated SQLite metadata DB, two weeks of realistic audit-log exports in ``.demo/exports`` and a
+SQLite warehouse ``.demo/warehouse.db``. The local Sigma API server runs in this process while
+``airflow dags test`` runs ``sigma_usage_daily`` and ``sigma_audit_history_daily`` in subprocesses
+as the runs of yesterday (data interval [yesterday, today) UTC), configured only through
+``AIRFLOW_CONN_*`` / ``AIRFLOW_VAR_*`` environment variables.
+Then it prints a report from the warehouse and how to point the DAGs at real systems.
 """
 
 from __future__ import annotations
@@ -13,64 +15,75 @@ import json
 import os
 import secrets
 import shutil
-import sqlite3
-import tempfile
+import subprocess
+import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from airflow_sigma.testing.demo_report import NEXT_STEPS, print_report, step
+from airflow_sigma.testing.exports import write_exports
 from airflow_sigma.testing.org import OrgSpec
+from airflow_sigma.testing.sample_dags import airflow_env, org_export_spec, sample_dags_env
 from airflow_sigma.testing.server import SigmaTestServer
+
+DAG_IDS = ("sigma_usage_daily", "sigma_audit_history_daily")
+DAYS = 14
 
 
 def main() -> int:
     started = time.monotonic()
-    root = Path.cwd() / ".demo"
+    project = Path.cwd()
+    root = project / ".demo"
     shutil.rmtree(root, ignore_errors=True)
-    root.mkdir()
-    os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-sigma-demo-")
-    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-    warehouse_path = root / "warehouse.db"
-    os.environ["AIRFLOW_CONN_SIGMA_WAREHOUSE"] = json.dumps(
-        {"conn_type": "sqlite", "host": str(warehouse_path)}
-    )
+    home, exports, warehouse = root / "airflow", root / "exports", root / "warehouse.db"
+    home.mkdir(parents=True)
+    today = datetime.now(timezone.utc).date()
+    # A manual run's data interval is the last full one before its logical date: yesterday.
+    run_date = today
 
-    from airflow_sigma.catalog import CatalogOptions, discover_catalog, write_catalog
-    from airflow_sigma.hooks import SigmaHook
-    from airflow_sigma.warehouse import Warehouse
+    with SigmaTestServer(OrgSpec.demo(), client_secret=secrets.token_urlsafe(24)) as server:
+        step(f"Local Sigma API server on {server.url}: {len(server.org.workbooks)} workbooks")
+        # Like a scheduled export of Sigma's audit log: each file holds the last 30 days of events.
+        spec = org_export_spec(server.org, today - timedelta(days=DAYS), DAYS, window_hours=30 * 24)
+        truth = write_exports(exports, spec)
+        step(f"Wrote {DAYS} days of audit-log exports into {exports.relative_to(project)}")
+        print(
+            f"    {len(truth.files)} files, each holding the last {spec.window_hours // 24} days: "
+            f"{truth.rows_written} rows of {truth.events} distinct events by {len(spec.users)} users, "
+            f"{truth.bad_rows} bad rows"
+        )
+        env = dict(os.environ)
+        env.update(airflow_env(home, project / "dags"))
+        env.update(
+            sample_dags_env(sigma_connection=server.connection_json(), exports_uri=exports.as_uri()),
+            AIRFLOW_CONN_SIGMA_WAREHOUSE=json.dumps({"conn_type": "sqlite", "host": str(warehouse)}),
+            AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
+        )
+        _run("Migrating a fresh Airflow metadata DB in .demo/airflow", ["db", "migrate"], env)
+        for dag_id in DAG_IDS:
+            _run(
+                f"airflow dags test {dag_id} {run_date}", ["dags", "test", dag_id, run_date.isoformat()], env
+            )
+        step(f"The local Sigma API server answered {server.stats.requests} requests")
 
-    with SigmaTestServer(OrgSpec.demo(), client_secret=secrets.token_urlsafe(24), latency=0.005) as server:
-        os.environ["AIRFLOW_CONN_SIGMA_DEFAULT"] = server.connection_json()
-        print(f"==> Local Sigma API server on {server.url}")
-        hook = SigmaHook("sigma_default")
-        ok, message = hook.test_connection()
-        print(f"==> test_connection: {ok}: {message}")
-        if not ok:
-            return 1
-        options = CatalogOptions(include_personal=True, include_archived=True, max_concurrency=8)
-        catalog = discover_catalog(hook.get_client(), options)
-        snapshot = datetime.now(timezone.utc).date()
-        written = write_catalog(Warehouse.from_conn_id("sigma_warehouse"), catalog, snapshot)
-        print(f"==> Catalog snapshot {snapshot} written to {warehouse_path}: {written}")
-
-    db = sqlite3.connect(warehouse_path)
-    print("\n==> Workbooks per workspace")
-    for workspace, n, personal in db.execute(
-        "SELECT coalesce(workspace, '(personal)'), count(*), sum(is_personal) FROM sigma_workbooks "
-        "GROUP BY 1 ORDER BY 2 DESC"
-    ):
-        print(f"    {workspace:<28} {n:>4} workbooks{' (My Documents)' if personal else ''}")
-    print("\n==> Element types")
-    for kind, n in db.execute(
-        "SELECT coalesce(visualization_type, type), count(*) FROM sigma_workbook_elements "
-        "GROUP BY 1 ORDER BY 2 DESC"
-    ):
-        print(f"    {kind:<28} {n:>5}")
-    db.close()
-    print(
-        f"\nDemo finished in {time.monotonic() - started:.1f} s. Query the catalog: sqlite3 {warehouse_path}"
-    )
+    print_report(warehouse)
+    elapsed = time.monotonic() - started
+    print(f"\nDemo finished in {elapsed:.0f} s. The warehouse: sqlite3 {warehouse.relative_to(project)}")
+    print(NEXT_STEPS)
     return 0
+
+
+def _run(title: str, args: list[str], env: dict[str, str]) -> None:
+    step(title)
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "airflow", *args], env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout[-20_000:] + result.stderr[-20_000:])
+        raise SystemExit(
+            f"`airflow {' '.join(args)}` failed (exit {result.returncode}); its output is above."
+        )
+    print(f"    done in {time.monotonic() - started:.1f} s")
 
 
 if __name__ == "__main__":
