@@ -26,8 +26,8 @@ def interval_schedule(cron: str) -> CronDataIntervalTimetable:
     """A UTC data-interval timetable: the run of ``@daily`` for May 1 covers [May 1, May 2).
 
     Airflow 3's default for a cron string is a trigger timetable whose data interval has no length;
-    the sample DAGs need real intervals (a weekly run reads its whole week) and a logical date on the
-    interval's first day (the catalog snapshot date, equal to the usage summary's ``as_of``).
+    the sample DAGs need real intervals: a weekly run reads its whole week, and its usage summary
+    (and catalog snapshot) is dated the week's last day.
 
     :param cron: a cron expression or preset such as ``@daily``.
     """
@@ -44,12 +44,14 @@ def setting(name: str, default: str) -> str:
 
 
 def required_setting(name: str) -> str:
-    """A template for the Airflow Variable ``name`` (or env ``AIRFLOW_VAR_<NAME>``); a run fails with
-    ``Variable <name> does not exist`` until it is set.
+    """A template for the Airflow Variable ``name`` (or env ``AIRFLOW_VAR_<NAME>``); until it is set,
+    a run fails with ``VARIABLE_NOT_FOUND: ... Variable <name> not found``.
 
-    :param name: the Variable's key.
+    :param name: the Variable's key (a Python identifier).
     """
-    return "{{ var.value[" + repr(name) + "] }}"
+    if not name.isidentifier():
+        raise ValueError(f"Variable name {name!r} must be a Python identifier")
+    return "{{ var.value." + name + " }}"
 
 
 def include_personal_setting() -> str:

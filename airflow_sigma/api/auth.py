@@ -145,9 +145,13 @@ class TokenSource:
     def _read(self, response: requests.Response) -> tuple[str, float]:
         status = response.status_code
         if status >= 500 or status == 429:
+            why = (
+                "still rate limited after the retries"
+                if status == 429
+                else "a token request that may have reached Sigma is not replayed"
+            )
             raise SigmaAPIError(
-                f"The Sigma token endpoint {self._url} answered HTTP {status}; token requests are not "
-                "replayed automatically, try again later.",
+                f"The Sigma token endpoint {self._url} answered HTTP {status} ({why}); try again later.",
                 status=status,
                 path=TOKEN_PATH,
                 request_id=response.headers.get("x-request-id"),

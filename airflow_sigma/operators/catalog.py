@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -20,10 +20,10 @@ class SigmaDiscoverWorkbooksOperator(BaseOperator):
     """Take a snapshot of the Sigma catalog: workbooks, their pages and elements, and members.
 
     Writes ``sigma_workbooks``, ``sigma_workbook_elements`` and ``sigma_members`` (created when
-    missing) for one ``snapshot_date``: the UTC date of the run's data interval start (else of its
-    logical date, ``ds``, or run time), which is the usage summary's ``as_of`` for a daily interval,
-    however the run was started. One transaction replaces exactly that date in all three tables, so
-    re-running a date gives identical tables, and a failed run changes nothing.
+    missing) for one ``snapshot_date``: the last full UTC day before the run's data interval end, the
+    same date as the usage summary's ``as_of``, however the run was started. One transaction
+    replaces exactly that date in all three tables, so re-running a date gives identical tables,
+    and a failed run changes nothing.
 
     A failure of a top-level listing (workbooks, members) fails the task. A workbook whose pages or
     elements cannot be listed (403, 404, or errors that outlast the retries) keeps its row but not
@@ -138,27 +138,18 @@ class SigmaDiscoverWorkbooksOperator(BaseOperator):
 
 
 def snapshot_date_of(context: Mapping[str, Any]) -> date:
-    """The UTC date of the run's data interval start, else of its logical date, ``ds`` or run time.
+    """The last full UTC day before the run's data interval end: the usage summary's ``as_of``.
 
-    Not the logical date first: a manual run (or ``airflow dags test``) of a data-interval timetable
-    has a logical date after its interval.
+    So the usage summary of a run always finds the catalog the same run took, however the run was
+    started (scheduled, ``airflow dags test``, or triggered without a logical date, which falls back
+    to the run time; see :func:`~airflow_sigma.operators.exports.run_data_interval`).
 
     :param context: the task context.
     """
-    for key in ("data_interval_start", "logical_date"):
-        value = context.get(key)
-        if value is not None:
-            return _utc_date(value, key)
-    ds = context.get("ds")
-    if ds:
-        return date.fromisoformat(str(ds))
-    run_after = getattr(context.get("dag_run"), "run_after", None)
-    if run_after is not None:
-        return _utc_date(run_after, "dag_run.run_after")
-    raise ValueError(
-        "The task context has no logical_date, data_interval_start, ds or dag_run.run_after to take "
-        "the snapshot date from."
-    )
+    from airflow_sigma.operators.exports import run_data_interval
+    from airflow_sigma.usage.summary import last_full_day
+
+    return last_full_day(run_data_interval(context)[1])
 
 
 def as_flag(value: Any, name: str) -> bool:
@@ -201,14 +192,3 @@ def workspace_names(value: Any) -> tuple[str, ...] | None:
         raise ValueError(f"workspaces must be a list of names or a comma-separated string, got {value!r}")
     names = tuple(str(name).strip() for name in value if name is not None and str(name).strip())
     return names or None
-
-
-def _utc_date(value: Any, key: str) -> date:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if isinstance(value, datetime):
-        aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-        return aware.astimezone(timezone.utc).date()
-    if isinstance(value, date):
-        return value
-    raise ValueError(f"Context value {key}={value!r} is not a date or datetime")

@@ -14,6 +14,7 @@ from airflow_sigma.catalog import CatalogError
 from airflow_sigma.operators import SigmaDiscoverWorkbooksOperator
 from airflow_sigma.operators.catalog import as_flag, snapshot_date_of, workspace_names
 from airflow_sigma.testing.org import OrgSpec
+from airflow_sigma.usage import last_full_day
 from airflow_sigma.warehouse import MEMBERS, WORKBOOK_ELEMENTS, WORKBOOKS, Warehouse
 from tests.catalog.expected import element_count, expected_workbooks
 
@@ -44,9 +45,9 @@ def operator(**kwargs) -> SigmaDiscoverWorkbooksOperator:
     return SigmaDiscoverWorkbooksOperator(task_id="discover", sigma_hook_params=HOOK_PARAMS, **kwargs)
 
 
-def on(logical_date: datetime) -> Any:
-    """A task context with just a logical date."""
-    return {"logical_date": logical_date}
+def on(day: datetime) -> Any:
+    """The task context of the daily run for ``day``: data interval [day, day + 1 day)."""
+    return {"logical_date": day, "data_interval_start": day, "data_interval_end": day + timedelta(days=1)}
 
 
 def snapshot(warehouse_conn_id: str) -> list[list[tuple]]:
@@ -87,17 +88,28 @@ def test_bad_parameters_fail_when_the_dag_is_parsed(kwargs, message):
         SigmaDiscoverWorkbooksOperator(task_id="discover", **kwargs)
 
 
-def test_snapshot_date_is_the_utc_date_of_the_logical_date():
-    late_evening_in_paris = datetime(2026, 3, 2, 0, 30, tzinfo=timezone(timedelta(hours=2)))
-    assert snapshot_date_of({"logical_date": late_evening_in_paris}) == date(2026, 3, 1)
-    assert snapshot_date_of(
-        {"logical_date": None, "data_interval_start": datetime(2026, 3, 5, tzinfo=UTC)}
-    ) == date(2026, 3, 5)
-    assert snapshot_date_of({"logical_date": None, "ds": "2026-03-06"}) == date(2026, 3, 6)
+def test_snapshot_date_is_the_usage_summarys_as_of_however_the_run_was_started():
+    daily = {
+        "data_interval_start": datetime(2026, 3, 5, tzinfo=UTC),
+        "data_interval_end": datetime(2026, 3, 6, tzinfo=UTC),
+    }
+    assert snapshot_date_of(daily) == last_full_day(daily["data_interval_end"]) == date(2026, 3, 5)
+    weekly = {
+        "data_interval_start": datetime(2026, 3, 1, tzinfo=UTC),
+        "data_interval_end": datetime(2026, 3, 8, tzinfo=UTC),
+    }
+    assert snapshot_date_of(weekly) == date(2026, 3, 7)  # taken at the week's end, not its start
+    just_after_midnight_in_paris = datetime(2026, 3, 3, 0, 30, tzinfo=timezone(timedelta(hours=2)))
+    assert snapshot_date_of({"logical_date": just_after_midnight_in_paris}) == date(2026, 3, 1)
+    # `airflow dags trigger` without a logical date: no interval, the run time stands in.
     run = SimpleNamespace(run_after=datetime(2026, 3, 7, 23, 59, tzinfo=UTC))
-    assert snapshot_date_of({"logical_date": None, "dag_run": run}) == date(2026, 3, 7)
-    with pytest.raises(ValueError, match="snapshot date"):
-        snapshot_date_of({})
+    no_interval = {
+        "logical_date": None,
+        "data_interval_start": None,
+        "data_interval_end": None,
+        "dag_run": run,
+    }
+    assert snapshot_date_of(no_interval) == date(2026, 3, 6)
 
 
 @pytest.mark.parametrize(
@@ -240,7 +252,7 @@ def test_dag_run(airflow_db, sigma_server, sqlite_conn_id, monkeypatch):
     assert run.state == "success"
     [summary] = _xcom(run.run_id)
     expected = expected_workbooks(sigma_server.org, include_personal=True)
-    assert summary["snapshot_date"] == "2026-04-05"
+    assert summary["snapshot_date"] == "2026-04-04"  # unscheduled: the day before the logical date
     assert summary["workbooks"] == len(expected) and summary["personal_content"] == "all"
     workbooks, elements, members = snapshot(sqlite_conn_id)
     assert {row[1] for row in workbooks} == {wb.workbook_id for wb in expected}
