@@ -78,6 +78,13 @@ def test_no_secret_in_task_logs_xcom_or_output(
     for result in runs:
         for task_id in result["tasks"]:
             assert f"[DAG TEST] end task task_id={task_id}" in output, f"no log of {task_id} in the output"
+    # The tasks' own log lines (those next to which a secret would be printed) are in what is searched.
+    for line in (
+        "Obtained a Sigma access token",
+        "Discovering the Sigma catalog",
+        "Loading impressions events",
+    ):
+        assert line in output, f"the task log line {line!r} is not in the searched output"
 
     captured = capfd.readouterr()
     sources = {
