@@ -83,6 +83,7 @@ def usage_dag(dag_id: str, schedule: str, description: str) -> DAG:
             gcp_conn_id=GCP_CONN_ID,
             poke_interval=300,
             timeout=timedelta(hours=6).total_seconds(),
+            execution_timeout=timedelta(hours=7),  # not the DAG's 2 h: the sensor may wait 6 h
             deferrable=True,
         )
         # [END howto_sensor_sigma_audit_export]
