@@ -162,6 +162,14 @@ MEMBERS = Table(
     ),
 )
 
+_SOURCE_URI = Column(
+    "source_uri",
+    "text",
+    "URI of the export file the stored values come from: the newest file (by last-modified time) "
+    "holding the event.",
+    False,
+)
+
 IMPRESSION_EVENTS = Table(
     base_name="impression_events",
     doc="One row per impression event read from the audit-log exports, deduplicated across overlapping "
@@ -192,13 +200,7 @@ IMPRESSION_EVENTS = Table(
             "Impressions the row stands for (the export's count; 1 if absent).",
             False,
         ),
-        Column(
-            "source_uri",
-            "text",
-            "URI of the export file the stored values come from: the newest file (by last-modified time) "
-            "holding the event.",
-            False,
-        ),
+        _SOURCE_URI,
     ),
 )
 
@@ -328,13 +330,7 @@ AUDIT_EVENTS = Table(
         Column("object_name", "text", "Name of that object."),
         Column("object_type", "text", "Kind of that object, e.g. 'workbook'."),
         Column("attributes", "json", "The event's other columns, as a JSON object keyed by column name."),
-        Column(
-            "source_uri",
-            "text",
-            "URI of the export file the stored values come from: the newest file (by last-modified time) "
-            "holding the event.",
-            False,
-        ),
+        _SOURCE_URI,
     ),
 )
 
