@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-def run_data_interval(context: Context) -> tuple[datetime, datetime]:
+def run_data_interval(context: Context | Mapping[str, Any]) -> tuple[datetime, datetime]:
     """The run's data interval; a run without one (manual, unscheduled) uses its logical date or run time."""
     start = context.get("data_interval_start")
     end = context.get("data_interval_end")
