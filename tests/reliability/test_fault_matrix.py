@@ -9,7 +9,7 @@ one), the real operator and hook, real SQLite and PostgreSQL.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -77,7 +77,8 @@ def discover(sigma_conn: str, warehouse_conn_id: str, day: date, **hook: Any) ->
         max_concurrency=4,
         sigma_hook_params={"client_kwargs": {**HOOK_PARAMS["client_kwargs"], **hook}},
     )
-    return op.execute({"logical_date": datetime.combine(day, datetime.min.time(), tzinfo=UTC)})
+    start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)  # the daily run for ``day``
+    return op.execute({"data_interval_start": start, "data_interval_end": start + timedelta(days=1)})
 
 
 def snapshot(warehouse_conn_id: str) -> dict[date, list[list[tuple[Any, ...]]]]:
