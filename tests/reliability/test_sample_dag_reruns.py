@@ -17,12 +17,18 @@ def test_each_sample_dag_run_three_times_leaves_identical_tables(sample_dags: Sa
     truth = sample_dags.stage(sample_dags.spec(START, 5), warehouse="postgres")
     usage = ("sigma_usage_daily", LAST_DAY)
     audit = ("sigma_audit_history_daily", LAST_DAY)
-    results = sample_dags.run(usage, usage, usage, audit, audit, audit, snapshot_tables=True)
+    # The week [Sun Feb 22, Sun Mar 1): its sensor finds the exports of Mar 2 (none land after Mar 7).
+    weekly = {"dag_id": "sigma_usage_weekly", "logical_date": "2026-03-01T00:00:00+00:00"}
+    runs = (usage, usage, usage, audit, audit, audit, weekly, weekly, weekly)
+    results = sample_dags.run(*runs, snapshot_tables=True)
     snapshots = [result["tables"] for result in results]
 
     first_usage, first_audit = snapshots[0], snapshots[3]
     assert snapshots[1] == first_usage and snapshots[2] == first_usage
     assert snapshots[4] == first_audit and snapshots[5] == first_audit
+    first_weekly = snapshots[6]
+    assert snapshots[7] == first_weekly and snapshots[8] == first_weekly
+    assert len(first_weekly["usage"]) > len(first_audit["usage"])  # the weekly run added its as_of
     # Not vacuous: the runs wrote every table, and the audit runs changed only their own tables.
     for name in (
         "workbooks",
