@@ -21,12 +21,11 @@ from datetime import date
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from airflow_sigma.events.stats import FileStats
-from airflow_sigma.loading.sql import ensure_index, loose_text, loose_value, string_literals
+from airflow_sigma.loading.sql import days_table, ensure_index, loose_text, loose_value, string_literals
 from airflow_sigma.warehouse import (
     AUDIT_EVENTS,
     DAILY_EVENT_COUNTS,
     DAILY_LOGINS,
-    Column,
     Table,
     Transaction,
 )
@@ -38,7 +37,6 @@ DEFAULT_LOGIN_EVENT_TYPES = ("ACCESS_SIGMA",)
 DEFAULT_LOGIN_EVENT_NAMES = ("Login", "Log In", "User Login", "Sign In")
 DEFAULT_SUCCESS_STATUSES = ("Success", "Succeeded")
 DEFAULT_FAILURE_STATUSES = ("Failure", "Failed")
-_DAY = Column("day", "date", "A UTC day whose rows are rebuilt.", False)
 
 
 def _values(name: str, values: Collection[str]) -> tuple[str, ...]:
@@ -122,9 +120,9 @@ def rebuild_audit_days(tx: Transaction, days: Sequence[date], logins: LoginSetti
     """Replace the ``sigma_daily_logins`` and ``sigma_daily_event_counts`` rows of ``days``."""
     if not days:
         return
-    chosen = tx.create_temp_table("sigma_days_audit", [_DAY], [(d,) for d in days])
+    chosen = days_table(tx, "sigma_days_audit", days)
     events = tx.table_name(AUDIT_EVENTS)
-    in_days = f"day IN (SELECT day FROM {chosen.name})"
+    in_days = f"day IN (SELECT day FROM {chosen})"
     counts, daily_logins = tx.table_name(DAILY_EVENT_COUNTS), tx.table_name(DAILY_LOGINS)
     tx.execute(f"DELETE FROM {counts} WHERE {in_days}")
     parts = [f"COALESCE({name}, '')" for name in ("event_type", "event_name", "event_status")]

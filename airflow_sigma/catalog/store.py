@@ -39,7 +39,7 @@ def write_catalog(warehouse: Warehouse, catalog: Catalog, snapshot_date: date) -
     ]
     written: dict[str, int] = {}
     with warehouse.transaction() as tx:
-        tx.lock(f"airflow_sigma:{tx.table_name(WORKBOOKS)}")
+        tx.lock(WORKBOOKS)
         tx.ensure_tables(*CATALOG_TABLES)
         for table, rows in parts:
             columns = ("snapshot_date", *_ROW_FIELDS[table.base_name])

@@ -211,7 +211,7 @@ def load_exports(
     results: list[FileResult] = []
     days: set[date] = set()
     with warehouse.transaction() as tx:
-        tx.lock(f"airflow_sigma:{tx.table_name(job.target)}")
+        tx.lock(job.target)
         tx.ensure_tables(EXPORT_FILES, *job.tables)
         order, order_table = file_order(tx, job.name, ranked)
         merger = StagedMerge(tx, job.name, job.target, columns, order, order_table)

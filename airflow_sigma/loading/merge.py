@@ -153,16 +153,7 @@ class StagedMerge:
             uris[int(rank)]: int(count)
             for rank, count in tx.query(f"SELECT file_rank, COUNT(*) FROM {best.name} GROUP BY file_rank")
         }
-        former = self._former_days(best)
-        displaced = {
-            str(uri): int(count)
-            for uri, count in tx.query(
-                f"SELECT t.source_uri, COUNT(*) FROM {best.name} b "
-                f"JOIN {tx.table_name(self.target)} t ON t.event_key = b.event_key "
-                f"JOIN {self.order_table.name} o ON o.file_rank = b.file_rank "
-                "WHERE t.source_uri <> o.uri GROUP BY t.source_uri"
-            )
-        }
+        former, displaced = self._stored_copies(best)
         types = {c.name: c.type for c in self.target.columns}
         casts = ", ".join(
             f"{from_text(tx.dialect, 'b.' + q(c.name), types[c.name])} AS {q(c.name)}" for c in self.columns
@@ -177,15 +168,25 @@ class StagedMerge:
         tx.execute(upsert_changed_sql(tx.dialect, tx.table_name(self.target), source, names, key, updates))
         return MergeCounts(kept=kept, events=sum(kept.values()), former_days=former, displaced=displaced)
 
-    def _former_days(self, best: TempTable) -> list[date]:
-        """Stored days of the run's events that move to another day."""
+    def _stored_copies(self, best: TempTable) -> tuple[list[date], dict[str, int]]:
+        """What the merge replaces, in one join of the run's events with the stored ones: the stored
+        days that events move away from, and per file, the stored events a newer file now supplies."""
         tx = self.tx
         day = from_text(tx.dialect, "b.day", "date")
         sql = (
-            f"SELECT DISTINCT t.day FROM {best.name} b JOIN {tx.table_name(self.target)} t "
-            f"ON t.event_key = b.event_key WHERE t.day <> {day}"
+            f"SELECT t.source_uri, t.day, SUM(CASE WHEN t.source_uri <> o.uri THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN t.day <> {day} THEN 1 ELSE 0 END) FROM {best.name} b "
+            f"JOIN {tx.table_name(self.target)} t ON t.event_key = b.event_key "
+            f"JOIN {self.order_table.name} o ON o.file_rank = b.file_rank GROUP BY t.source_uri, t.day"
         )
-        return [row[0] for row in tx.query(sql, types=["date"])]
+        former: set[date] = set()
+        displaced: dict[str, int] = {}
+        for uri, stored_day, replaced, moved in tx.query(sql, types=["text", "date", "integer", "integer"]):
+            if int(replaced or 0):
+                displaced[str(uri)] = displaced.get(str(uri), 0) + int(replaced)
+            if int(moved or 0):
+                former.add(stored_day)
+        return sorted(former), displaced
 
     def _newest_per_event(self) -> TempTable:
         tx, q = self.tx, self.tx.dialect.quote

@@ -27,8 +27,8 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from airflow_sigma.events.stats import FileStats
 from airflow_sigma.loading.settings import TaskLog, check_positive_int
-from airflow_sigma.loading.sql import ensure_index
-from airflow_sigma.warehouse import IMPRESSION_EVENTS, IMPRESSIONS_DAILY, Column, Table, Transaction
+from airflow_sigma.loading.sql import days_table, ensure_index
+from airflow_sigma.warehouse import IMPRESSION_EVENTS, IMPRESSIONS_DAILY, Table, Transaction
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_EVENT_RETENTION_DAYS = 35
-_DAY = Column("day", "date", "A UTC day whose daily rows are rebuilt.", False)
 
 
 def check_retention_days(value: object) -> int:
@@ -108,8 +107,8 @@ class ImpressionsJob:
                 len(skipped),
                 ", ".join(d.isoformat() for d in skipped[:10]) + (" ..." if len(skipped) > 10 else ""),
             )
-            chosen = tx.create_temp_table("sigma_days_pruned", [_DAY], [(d,) for d in skipped])
-            tx.execute(f"DELETE FROM {events} WHERE day IN (SELECT day FROM {chosen.name})")
+            chosen = days_table(tx, "sigma_days_pruned", skipped)
+            tx.execute(f"DELETE FROM {events} WHERE day IN (SELECT day FROM {chosen})")
         rebuild_daily(tx, rebuild)
         high = self._high_water(tx)
         cutoff = (
@@ -136,10 +135,10 @@ def pruned_days(tx: Transaction, days: Sequence[date]) -> set[date]:
     """Those of ``days`` that have daily rows but no stored events: their events were deleted."""
     if not days:
         return set()
-    chosen = tx.create_temp_table("sigma_days_staged", [_DAY], [(d,) for d in days])
+    chosen = days_table(tx, "sigma_days_staged", days)
     daily, events = tx.table_name(IMPRESSIONS_DAILY), tx.table_name(IMPRESSION_EVENTS)
     sql = (
-        f"SELECT c.day FROM {chosen.name} c WHERE EXISTS (SELECT 1 FROM {daily} d WHERE d.day = c.day) "
+        f"SELECT c.day FROM {chosen} c WHERE EXISTS (SELECT 1 FROM {daily} d WHERE d.day = c.day) "
         f"AND NOT EXISTS (SELECT 1 FROM {events} e WHERE e.day = c.day)"
     )
     return {row[0] for row in tx.query(sql, types=["date"])}
@@ -149,11 +148,11 @@ def rebuild_daily(tx: Transaction, days: Sequence[date]) -> None:
     """Replace the daily rows of ``days`` by the sums of the stored events of those days."""
     if not days:
         return
-    chosen = tx.create_temp_table("sigma_days_impressions", [_DAY], [(d,) for d in days])
+    chosen = days_table(tx, "sigma_days_impressions", days)
     daily, events = tx.table_name(IMPRESSIONS_DAILY), tx.table_name(IMPRESSION_EVENTS)
-    tx.execute(f"DELETE FROM {daily} WHERE day IN (SELECT day FROM {chosen.name})")
+    tx.execute(f"DELETE FROM {daily} WHERE day IN (SELECT day FROM {chosen})")
     keys = "day, workbook_url_id, element_id, user_email"
     tx.execute(
         f"INSERT INTO {daily} ({keys}, impressions) SELECT {keys}, SUM(impressions) FROM {events} "
-        f"WHERE day IN (SELECT day FROM {chosen.name}) GROUP BY {keys}"
+        f"WHERE day IN (SELECT day FROM {chosen}) GROUP BY {keys}"
     )

@@ -92,7 +92,7 @@ def build_usage_summary(
     settings = settings or UsageSettings()
     logger = logger or log
     with warehouse.transaction() as tx:
-        tx.lock(f"airflow_sigma:{tx.table_name(USAGE)}")
+        tx.lock(USAGE)
         tx.ensure_tables(WORKBOOKS, WORKBOOK_ELEMENTS, IMPRESSIONS_DAILY, USAGE)
         snapshot = tx.query(
             f"SELECT MAX(snapshot_date) FROM {tx.table_name(WORKBOOKS)} "

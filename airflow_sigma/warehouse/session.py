@@ -195,12 +195,12 @@ class Transaction:
         return table.name if isinstance(table, TempTable) else self.warehouse.table_name(table)
 
     # -- raw SQL -----------------------------------------------------------------------------------------
-    def lock(self, name: str) -> None:
-        """Wait for, then hold until commit or rollback, the warehouse lock ``name`` (where the dialect
-        has one), so that two runs writing the same tables take turns instead of deadlocking."""
+    def lock(self, table: Table) -> None:
+        """Wait for, then hold until commit or rollback, a lock named after ``table`` (where the dialect
+        has such locks), so that two runs writing the same tables take turns instead of deadlocking."""
         sql = self.dialect.lock_sql()
         if sql is not None:
-            self.cursor.execute(sql, [name])
+            self.cursor.execute(sql, [f"airflow_sigma:{self.table_name(table)}"])
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> int:
         """Run one statement (in the dialect's paramstyle); returns the driver's rowcount."""
