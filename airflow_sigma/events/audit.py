@@ -33,7 +33,6 @@ from airflow_sigma.events.source import (
     RawTable,
     RowTriage,
     finish,
-    snippet,
 )
 from airflow_sigma.events.stats import (
     DEFAULT_MAX_SAMPLES,
@@ -43,7 +42,7 @@ from airflow_sigma.events.stats import (
     FileStats,
 )
 from airflow_sigma.events.values import (
-    TIMESTAMP_EXPECTED,
+    bad_timestamp_reason,
     constant_reason,
     decode_utf8,
     empty_mask,
@@ -166,14 +165,7 @@ class _AuditReader:
         triage.reject(empty_mask(times), BadRowKind.MISSING_VALUE, constant_reason("empty request_time"))
         request_time, bad_time = parse_timestamps(times)
         time_header = self.columns.header_of("request_time")
-        triage.reject(
-            bad_time,
-            BadRowKind.BAD_TIMESTAMP,
-            lambda row: (
-                f"request_time {snippet(times[row].as_py())} (column {time_header!r}) is not "
-                f"{TIMESTAMP_EXPECTED}"
-            ),
-        )
+        triage.reject(bad_time, BadRowKind.BAD_TIMESTAMP, bad_timestamp_reason(times, time_header))
         kept = triage.kept()
         if kept is not None:
             text = {position: values.take(kept) for position, values in text.items()}

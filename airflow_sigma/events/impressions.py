@@ -40,7 +40,7 @@ from airflow_sigma.events.stats import (
     FileStats,
 )
 from airflow_sigma.events.values import (
-    TIMESTAMP_EXPECTED,
+    bad_timestamp_reason,
     blank_among,
     constant_reason,
     decode_utf8,
@@ -174,14 +174,7 @@ class _ImpressionReader:
                 reason = too_long_reason(logical, self.columns.header_of(logical))
                 triage.reject(too_long_mask(text[index[logical]]), BadRowKind.VALUE_TOO_LONG, reason)
         time_header = self.columns.header_of("request_time")
-        triage.reject(
-            bad_time,
-            BadRowKind.BAD_TIMESTAMP,
-            lambda row: (
-                f"request_time {snippet(times[row].as_py())} (column {time_header!r}) is not "
-                f"{TIMESTAMP_EXPECTED}"
-            ),
-        )
+        triage.reject(bad_time, BadRowKind.BAD_TIMESTAMP, bad_timestamp_reason(times, time_header))
         counts = None
         if "count" in index:
             count_text = text[index["count"]]

@@ -15,6 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from airflow_sigma.events.source import snippet
+
 #: The largest ``count`` accepted on one row; sums over millions of rows stay far from int64 limits.
 MAX_IMPRESSION_COUNT = 2**31 - 1
 
@@ -90,6 +92,17 @@ def blank_among(values: pa.Array, rows: np.ndarray) -> np.ndarray:
     blank = rows.copy()
     blank[rows] = to_mask(pc.equal(subset, ""))
     return blank
+
+
+def bad_timestamp_reason(times: pa.Array, header: str) -> Callable[[int], str]:
+    """The reason given for a ``request_time`` value that :func:`parse_timestamps` rejected.
+
+    :param times: the column's values.
+    :param header: the column's header in the file.
+    """
+    return lambda row: (
+        f"request_time {snippet(times[row].as_py())} (column {header!r}) is not {TIMESTAMP_EXPECTED}"
+    )
 
 
 def constant_reason(reason: str) -> Callable[[int], str]:
