@@ -26,10 +26,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks.exports import ImpressionData, ensure_exports
 from benchmarks.report import Result, Target, median, peak_rss_bytes, run_child
+
+if TYPE_CHECKING:
+    from airflow_sigma.loading import LoadResult
+    from airflow_sigma.warehouse import Warehouse
 
 MAX_RATIO = 1.5
 MAX_RSS_BYTES = 1024**3
@@ -54,19 +58,28 @@ def doubled(spec: ImpressionData) -> ImpressionData:
 # -- the two sides (run in child processes) ----------------------------------------------------------
 
 
-def run_ours(folder: Path, database: Path, last_day: date, *, wal: bool = True) -> dict[str, Any]:
+def load_folder(warehouse: Warehouse, folder: Path, last_day: date) -> tuple[LoadResult, float]:
+    """The impressions job over every file of ``folder``, as the daily run of ``last_day``; and its
+    wall time in seconds (listing included)."""
     from airflow_sigma.loading import load_exports
     from airflow_sigma.storage import list_exports, parse_export_uri
-    from airflow_sigma.usage import ImpressionsJob, build_usage_summary
-    from airflow_sigma.warehouse import SqliteDialect, Warehouse
+    from airflow_sigma.usage import ImpressionsJob
 
-    dialect = SqliteDialect() if wal else SqliteDialect(journal_mode=None)  # None: a new file's "delete"
-    warehouse = Warehouse(lambda: sqlite3.connect(database), dialect)
     run_at = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
     started = time.perf_counter()
     files = list_exports(parse_export_uri(f"file://{folder}"), None, None)
     loaded = load_exports(warehouse, files, ImpressionsJob(run_date=last_day), run_at=run_at)
-    load_seconds = time.perf_counter() - started
+    return loaded, time.perf_counter() - started
+
+
+def run_ours(folder: Path, database: Path, last_day: date, *, wal: bool = True) -> dict[str, Any]:
+    from airflow_sigma.usage import build_usage_summary
+    from airflow_sigma.warehouse import SqliteDialect, Warehouse
+
+    dialect = SqliteDialect() if wal else SqliteDialect(journal_mode=None)  # None: a new file's "delete"
+    warehouse = Warehouse(lambda: sqlite3.connect(database), dialect)
+    started = time.perf_counter()
+    loaded, load_seconds = load_folder(warehouse, folder, last_day)
     build_usage_summary(warehouse, last_day)
     total_seconds = time.perf_counter() - started
     with sqlite3.connect(database) as connection:

@@ -12,14 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from benchmarks.exports import ensure_exports
-from benchmarks.impressions import full_data, quick_data
+from benchmarks.impressions import full_data, load_folder, quick_data
 from benchmarks.report import Result, Target, median, peak_rss_bytes, run_child
 
 MIN_ROWS_PER_SECOND = 100_000
@@ -28,17 +27,10 @@ MIN_ROWS_PER_SECOND = 100_000
 def load(dsn: str, folder: Path, last_day: date) -> dict[str, Any]:
     import psycopg
 
-    from airflow_sigma.loading import load_exports
-    from airflow_sigma.storage import list_exports, parse_export_uri
-    from airflow_sigma.usage import ImpressionsJob
     from airflow_sigma.warehouse import PostgresDialect, Warehouse
 
     warehouse = Warehouse(lambda: psycopg.connect(dsn), PostgresDialect())
-    run_at = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
-    started = time.perf_counter()
-    files = list_exports(parse_export_uri(f"file://{folder}"), None, None)
-    loaded = load_exports(warehouse, files, ImpressionsJob(run_date=last_day), run_at=run_at)
-    seconds = time.perf_counter() - started
+    loaded, seconds = load_folder(warehouse, folder, last_day)
     rows = loaded.totals()["rows_read"]
     return {"seconds": seconds, "rows_read": rows, "events": loaded.events, "rows_per_s": rows / seconds}
 

@@ -143,20 +143,24 @@ def print_table(results: Sequence[Result]) -> None:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
         if n == 0:
             print("  ".join("-" * width for width in widths))
-    missed = [f"{r.name}: {t.name}" for r in results for t in r.targets if not t.met]
+    missed = missed_targets(results)
     print()
     print(f"TARGETS MISSED: {'; '.join(missed)}" if missed else "All targets met.")
 
 
-def write_results(results: Sequence[Result], *, quick: bool, path: Path, seconds: float) -> dict[str, Any]:
+def missed_targets(results: Sequence[Result]) -> list[str]:
+    """``"<benchmark>: <target>"`` for each target missed."""
+    return [f"{r.name}: {t.name}" for r in results for t in r.targets if not t.met]
+
+
+def write_results(results: Sequence[Result], *, quick: bool, path: Path, seconds: float) -> None:
     document = {
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "mode": "quick" if quick else "full",
         "seconds": round(seconds, 1),
         "machine": machine(),
         "all_targets_met": all(r.met for r in results),
-        "missed": [f"{r.name}: {t.name}" for r in results for t in r.targets if not t.met],
+        "missed": missed_targets(results),
         "benchmarks": [r.as_json() for r in results],
     }
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")
-    return document

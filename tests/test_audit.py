@@ -2,29 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from airflow_sigma.audit import AuditJob, LoginSettings
+from airflow_sigma.audit import LoginSettings
 from airflow_sigma.events import EventFileError
-from airflow_sigma.loading import LoadResult, load_exports
-from airflow_sigma.storage import ExportFile
 from airflow_sigma.testing.exports import ExportSpec, write_exports
-from airflow_sigma.warehouse import AUDIT_EVENTS, DAILY_EVENT_COUNTS, DAILY_LOGINS, EXPORT_FILES, Warehouse
-from tests.fixtures.exports import at, export_rows, exported, make_warehouse, tables, write_export
+from airflow_sigma.warehouse import AUDIT_EVENTS, DAILY_EVENT_COUNTS, DAILY_LOGINS, Warehouse
+from tests.fixtures.exports import (
+    AUDIT_TABLES,
+    at,
+    export_rows,
+    exported,
+    load_audit,
+    make_warehouse,
+    tables,
+    write_export,
+)
 
 UTC = timezone.utc
 HEADER = "Event Id,Request Time,Event Type,Event Name,Event Status,User Email,Object Id,Object Name,Client IP"
-AUDIT_TABLES = (AUDIT_EVENTS, DAILY_LOGINS, DAILY_EVENT_COUNTS, EXPORT_FILES)
-
-
-def load_audit(warehouse: Warehouse, files: list[ExportFile], run_date: date, **options: Any) -> LoadResult:
-    run_at = datetime.combine(run_date + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-    threshold = options.pop("max_bad_row_fraction", 0.01)
-    return load_exports(warehouse, files, AuditJob(**options), run_at=run_at, max_bad_row_fraction=threshold)
 
 
 def stored(warehouse: Warehouse) -> list[dict[str, Any]]:

@@ -272,8 +272,7 @@ class SigmaApp:
             result = self._dispatch(request, route, args)
             return result
         finally:
-            answered = isinstance(result, Response) and not result.truncated
-            status = result.status if answered and isinstance(result, Response) else None
+            status = result.status if isinstance(result, Response) and not result.truncated else None
             with self._lock:
                 self._in_flight -= 1
                 if status is None:

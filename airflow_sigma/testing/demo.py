@@ -38,9 +38,8 @@ def main() -> int:
     shutil.rmtree(root, ignore_errors=True)
     home, exports, warehouse = root / "airflow", root / "exports", root / "warehouse.db"
     home.mkdir(parents=True)
+    # `airflow dags test <dag> <today>` runs the last full interval before today: yesterday.
     today = datetime.now(timezone.utc).date()
-    # A manual run's data interval is the last full one before its logical date: yesterday.
-    run_date = today
 
     with SigmaTestServer(OrgSpec.demo(), client_secret=secrets.token_urlsafe(24)) as server:
         step(f"Local Sigma API server on {server.url}: {len(server.org.workbooks)} workbooks")
@@ -62,9 +61,7 @@ def main() -> int:
         )
         _run("Migrating a fresh Airflow metadata DB in .demo/airflow", ["db", "migrate"], env)
         for dag_id in DAG_IDS:
-            _run(
-                f"airflow dags test {dag_id} {run_date}", ["dags", "test", dag_id, run_date.isoformat()], env
-            )
+            _run(f"airflow dags test {dag_id} {today}", ["dags", "test", dag_id, today.isoformat()], env)
         step(f"The local Sigma API server answered {server.stats.requests} requests")
 
     print_report(warehouse)

@@ -21,12 +21,13 @@ import pytest
 
 from airflow_sigma.testing.exports import GroundTruth
 from airflow_sigma.testing.sample_dags import airflow_env
-from airflow_sigma.warehouse import EXPORT_FILES, USAGE, WORKBOOKS
+from airflow_sigma.warehouse import USAGE, WORKBOOKS
+from benchmarks.parsing import FORBIDDEN_MODULES
 from tests.catalog.expected import expected_workbooks
 from tests.fixtures.dags import DAGS, SampleDags
+from tests.fixtures.exports import export_rows
 
 DAG_FILES = sorted(DAGS.glob("*.py"))
-HEAVY_MODULES = ("pandas", "pyarrow", "boto3", "botocore", "google.cloud")
 START = date(2026, 3, 2)
 DAYS = 5
 LAST_DAY = START + timedelta(days=DAYS - 1)  # the sensed export (end of LAST_DAY) is the last file
@@ -100,7 +101,8 @@ def test_parsing_a_dag_file_imports_no_heavy_library(dag_file: Path, tmp_path: P
         f"namespace = runpy.run_path({str(dag_file)!r})\n"
         "dags = sorted(v.dag_id for v in namespace.values() if type(v).__name__ == 'DAG')\n"
         "new = set(sys.modules) - before\n"
-        f"heavy = sorted(m for m in new if any(m == h or m.startswith(h + '.') for h in {HEAVY_MODULES!r}))\n"
+        f"forbidden = {FORBIDDEN_MODULES!r}\n"
+        "heavy = sorted(m for m in new if any(m == h or m.startswith(h + '.') for h in forbidden))\n"
         "print(json.dumps({'dags': dags, 'heavy': heavy, 'modules': len(new)}))\n"
     )
     result = subprocess.run(
@@ -125,11 +127,7 @@ def rows_in(path: Path) -> int:
 
 def check_export_files(sample_dags: SampleDags, truth: GroundTruth, job: str, names: list[str]) -> None:
     """The job read exactly ``names``, every row of them, each accepted, filtered out or bad."""
-    rows = [
-        dict(zip(EXPORT_FILES.column_names, r, strict=True))
-        for r in sample_dags.warehouse().read_table(EXPORT_FILES)
-    ]
-    read = {r["uri"].rsplit("/", 1)[1]: r for r in rows if r["job"] == job}
+    read = export_rows(sample_dags.warehouse(), job)
     assert sorted(read) == sorted(names)
     sizes = {path.name: rows_in(path) for path in truth.files}
     for name, row in read.items():
