@@ -22,6 +22,7 @@ from airflow_sigma.events.stats import FileStats, TooManyBadRowsError, check_bad
 from airflow_sigma.loading.files import rank_files
 from airflow_sigma.loading.merge import MergeCounts, StagedMerge, file_order
 from airflow_sigma.loading.records import FileResult, add_displaced_duplicates, record_export_files
+from airflow_sigma.loading.scratch import scratch_directory
 from airflow_sigma.loading.settings import TaskLog
 from airflow_sigma.storage import ExportFile, open_export
 from airflow_sigma.warehouse import EXPORT_FILES, Column, Table, Transaction, Warehouse
@@ -210,22 +211,23 @@ def load_exports(
     types = {c.name: c.type for c in job.target.columns}
     results: list[FileResult] = []
     days: set[date] = set()
-    with warehouse.transaction() as tx:
+    # The scratch directory (SQLite's staging database) goes after the connection that attached it.
+    with scratch_directory() as scratch, warehouse.transaction() as tx:
         tx.lock(job.target)
         tx.ensure_tables(EXPORT_FILES, *job.tables)
         order, order_table = file_order(tx, job.name, ranked)
-        merger = StagedMerge(tx, job.name, job.target, columns, order, order_table)
-        for rank, export in enumerate(ranked, start=1):
-            stats = _stage_file(job, merger, export, columns, types, days, aws_conn_id, gcp_conn_id)
-            results.append(FileResult(export, rank, stats))
-            _log_file(logger, job, stats, rank, len(ranked))
-        try:
-            fraction = check_bad_row_fraction([r.stats for r in results], max_bad_row_fraction)
-        except TooManyBadRowsError as error:
-            raise TooManyBadRowsError(f"{error} Nothing was written.") from None
-        accepted = sum(r.stats.rows_accepted for r in results)
-        job.prepare(tx, sorted(days))
-        merged = merger.merge() if accepted else MergeCounts({}, 0)
+        with StagedMerge(tx, job.name, job.target, columns, order, order_table, scratch) as merger:
+            for rank, export in enumerate(ranked, start=1):
+                stats = _stage_file(job, merger, export, columns, types, days, aws_conn_id, gcp_conn_id)
+                results.append(FileResult(export, rank, stats))
+                _log_file(logger, job, stats, rank, len(ranked))
+            try:
+                fraction = check_bad_row_fraction([r.stats for r in results], max_bad_row_fraction)
+            except TooManyBadRowsError as error:
+                raise TooManyBadRowsError(f"{error} Nothing was written.") from None
+            accepted = sum(r.stats.rows_accepted for r in results)
+            job.prepare(tx, sorted(days))
+            merged = merger.merge() if accepted else MergeCounts({}, 0)
         for result in results:
             result.duplicates = result.stats.rows_accepted - merged.kept.get(result.export["uri"], 0)
         details = job.finish(tx, sorted(days | set(merged.former_days)))

@@ -7,9 +7,10 @@ files or runs were loaded, and a re-run changes nothing. ``source_uri`` names th
 values come from. In SQL:
 
 1. stage the run's rows with their file's order, keeping the newest row per event. On SQLite the
-   staging table is keyed by ``event_key`` and each batch is upserted with that rule (SQLite sorts
-   slowly; B-tree upserts into a temp table are what it does best). Elsewhere rows are appended (COPY
-   on PostgreSQL) and a window function keeps the newest row per event;
+   staging table, in a scratch database written through ADBC (:mod:`airflow_sigma.loading.scratch`),
+   is keyed by ``event_key`` and each batch is upserted with that rule (SQLite sorts slowly; B-tree
+   upserts are what it does best). Elsewhere rows are appended (COPY on PostgreSQL) and a window
+   function keeps the newest row per event;
 2. drop the events the table already holds from a newer file (an earlier run may have read one);
 3. upsert the rest into the event table.
 """
@@ -19,11 +20,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from itertools import repeat
+from pathlib import Path
+from types import TracebackType
 
 import pyarrow as pa
 
 from airflow_sigma.loading.files import file_recency
+from airflow_sigma.loading.scratch import ScratchDatabase
 from airflow_sigma.loading.sql import from_text, upsert_changed_sql
 from airflow_sigma.loading.staging import append_arrays, constant_column
 from airflow_sigma.storage import ExportFile
@@ -82,7 +85,8 @@ def file_order(tx: Transaction, job: str, files: Sequence[ExportFile]) -> tuple[
 
 
 class StagedMerge:
-    """Stage a run's batches, then merge them (see the module docs).
+    """Stage a run's batches, then merge them (see the module docs). A context manager: leaving it
+    closes the scratch database (SQLite), merged or not.
 
     :param tx: the run's transaction.
     :param job: the job's name (names the temp tables).
@@ -91,6 +95,8 @@ class StagedMerge:
         JSON as text.
     :param order: URI -> file order of the run's files (from :func:`file_order`).
     :param order_table: the temp table from :func:`file_order`.
+    :param scratch_dir: an existing directory for the scratch database (SQLite only), removed by the
+        caller after the transaction ends.
     """
 
     def __init__(
@@ -101,21 +107,23 @@ class StagedMerge:
         columns: Sequence[Column],
         order: Mapping[str, int],
         order_table: TempTable,
+        scratch_dir: Path,
     ) -> None:
         if columns[0].name != "event_key" or tuple(target.key) != ("event_key",):
             raise ValueError(f"{target.base_name}: expected a table keyed by event_key, staged first")
         self.tx, self.job, self.target, self.columns = tx, job, target, list(columns)
         self.order, self.order_table = order, order_table
-        self.keyed = tx.dialect.name == "sqlite"
-        staged = [*columns, FILE_RANK]
-        if not self.keyed:
+        staged = (*columns, FILE_RANK)
+        self.scratch: ScratchDatabase | None = None
+        if tx.dialect.name != "sqlite":
             self.staging = tx.create_temp_table(f"sigma_stage_{job}", staged)
             return
         q = tx.dialect.quote
+        self.scratch = ScratchDatabase(scratch_dir / f"stage_{job}.db")
+        self.staging = TempTable(q("stage"), staged)  # qualified by the scratch database's alias in merge()
         body = ", ".join(tx.dialect.column_sql(column) for column in staged)
-        name = f"sigma_stage_{job}"
-        tx.execute(f"CREATE TEMP TABLE {q(name)} ({body}, PRIMARY KEY (event_key)) WITHOUT ROWID")
-        self.staging = TempTable(tx.dialect.temp_table_name(name), tuple(staged))
+        key = "PRIMARY KEY (event_key)"
+        self.scratch.execute(f"CREATE TABLE {self.staging.name} ({body}, {key}) WITHOUT ROWID")
         ranking = ["file_rank", *(c.name for c in columns[1:])]
 
         def rank_of(row: str) -> str:  # NULL sorts below every value, as NULLS LAST does in DESC order
@@ -129,20 +137,33 @@ class StagedMerge:
             f"ON CONFLICT (event_key) DO UPDATE SET {updates} WHERE {newer}"
         )
 
+    def __enter__(self) -> StagedMerge:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self.scratch is not None:
+            self.scratch.close()
+
     def write(self, export: ExportFile, arrays: Sequence[pa.Array]) -> None:
         """Stage one batch of ``export`` (arrays in the order of the staged columns)."""
         size = len(arrays[0])
-        rank = self.order[export["uri"]]
-        if not self.keyed:
-            append_arrays(self.tx, self.staging, [*arrays, constant_column(rank, size)])
-        elif size:
-            rows = zip(*(array.to_pylist() for array in arrays), repeat(rank), strict=False)  # endless repeat
-            self.tx.cursor.executemany(self._upsert, rows)
+        ranks = constant_column(self.order[export["uri"]], size)
+        if self.scratch is None:
+            append_arrays(self.tx, self.staging, [*arrays, ranks])
+        else:
+            batch = pa.RecordBatch.from_arrays([*arrays, ranks], names=list(self.staging.column_names))
+            self.scratch.executemany(self._upsert, batch)
 
     def merge(self) -> MergeCounts:
         """Merge the staged rows into the target."""
         tx, q = self.tx, self.tx.dialect.quote
-        best = self.staging if self.keyed else self._newest_per_event()
+        if self.scratch is not None:
+            alias = self.scratch.attach(tx, f"sigma_scratch_{self.job}")
+            best = TempTable(f"{alias}.{self.staging.name}", self.staging.columns)
+        else:
+            best = self._newest_per_event()
         tx.execute(
             f"DELETE FROM {best.name} WHERE event_key IN (SELECT b.event_key FROM {best.name} b "
             f"JOIN {tx.table_name(self.target)} t ON t.event_key = b.event_key "

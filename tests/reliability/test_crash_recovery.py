@@ -14,6 +14,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import tempfile
 import sys
 import threading
 import time
@@ -152,7 +153,7 @@ from pathlib import Path
 from airflow_sigma.warehouse import SqliteDialect, Warehouse
 from tests.reliability.jobs import load_job
 
-path, marker, job, run_date, files = sys.argv[1:6]
+path, marker, job, run_date, files, journal_mode = sys.argv[1:7]
 
 def crash_point():
     Path(marker).write_text("merging")
@@ -161,10 +162,11 @@ def crash_point():
 def connect():
     db = sqlite3.connect(path)
     db.create_function("crash_point", 0, crash_point)
-    db.execute("PRAGMA cache_size = 2")  # spill the uncommitted merge into the WAL before the kill
+    db.execute("PRAGMA cache_size = 2")  # spill the uncommitted merge into the database files before the kill
     return db
 
-load_job(job, Warehouse(connect, SqliteDialect()), json.loads(files), date.fromisoformat(run_date))
+dialect = SqliteDialect(journal_mode=journal_mode)
+load_job(job, Warehouse(connect, dialect), json.loads(files), date.fromisoformat(run_date))
 """
 
 
@@ -223,15 +225,26 @@ def test_a_failing_merge_changes_nothing_and_the_next_run_is_correct(
     assert_correct(warehouse, job, expected_tables(request, tmp_path, backend, job, files), truth)
 
 
+@pytest.mark.parametrize("journal_mode", ["delete", "wal"])
 @pytest.mark.parametrize("job", JOBS)
 def test_sqlite_load_killed_during_the_merge(
-    request: pytest.FixtureRequest, tmp_path: Path, job: str, exports: Any
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    job: str,
+    journal_mode: str,
+    exports: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     files, truth = exports
     path = tmp_path / "warehouse.db"
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA journal_mode = {journal_mode}")
     warehouse = make_warehouse(request, tmp_path, "sqlite")
     (first, first_date), (second, second_date) = runs(files)
     load_job(job, warehouse, first, first_date)
+    scratch_root = tmp_path / "tmp"  # where the runs put their scratch (staging) databases
+    scratch_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch_root))
     sqlite_trigger(path, target_of(job, warehouse), "SELECT crash_point()", after_rows=100)
     before = sqlite_state(path)
     marker, errors = tmp_path / "merging", tmp_path / "child.stderr"
@@ -246,8 +259,10 @@ def test_sqlite_load_killed_during_the_merge(
                 job,
                 second_date.isoformat(),
                 json.dumps(second),
+                journal_mode,
             ],
             cwd=REPO,
+            env={**os.environ, "TMPDIR": str(scratch_root)},
             stderr=stderr,
         )
     try:
@@ -259,10 +274,14 @@ def test_sqlite_load_killed_during_the_merge(
         if child.poll() is None:
             child.kill()
             child.wait(timeout=DEADLINE)
-    assert Path(f"{path}-wal").stat().st_size > 0  # the killed run had written into the WAL
+    # the killed run had written into the WAL, or the database file with its rollback journal
+    assert Path(f"{path}-{'wal' if journal_mode == 'wal' else 'journal'}").stat().st_size > 0
+    abandoned = list(scratch_root.glob("airflow-sigma-stage-*/*.db"))
+    assert abandoned, "the killed run's scratch database"
     assert sqlite_state(path) == before
     drop_sqlite_trigger(path)
     load_job(job, warehouse, second, second_date)
+    assert list(scratch_root.iterdir()) == []  # the next run removed the abandoned scratch directory
     assert_correct(warehouse, job, expected_tables(request, tmp_path, "sqlite", job, files), truth)
 
 

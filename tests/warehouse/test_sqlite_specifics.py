@@ -1,7 +1,8 @@
-"""SQLite specifics: explicit transactions, WAL for concurrent readers, storage formats."""
+"""SQLite specifics: explicit transactions, journal modes, storage formats."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -29,9 +30,9 @@ def test_storage_formats_are_documented_text(tmp_path: Path) -> None:
         ) == [("2024-05-01", "09")]
 
 
-def test_reader_sees_previous_state_while_a_run_writes(tmp_path: Path) -> None:
+def test_in_wal_mode_a_reader_sees_the_previous_state_while_a_run_writes(tmp_path: Path) -> None:
     path = tmp_path / "w.db"
-    warehouse = sqlite_warehouse(path)
+    warehouse = Warehouse(lambda: sqlite3.connect(path), SqliteDialect(journal_mode="wal"))
     warehouse.ensure_tables(IMPRESSION_EVENTS)
     reader = sqlite3.connect(path, timeout=0.1)
     try:
@@ -45,12 +46,16 @@ def test_reader_sees_previous_state_while_a_run_writes(tmp_path: Path) -> None:
         reader.close()
 
 
-def test_journal_mode_can_be_left_alone(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["delete", "wal"])
+def test_by_default_the_files_own_journal_mode_is_kept(tmp_path: Path, mode: str) -> None:
     path = tmp_path / "w.db"
-    warehouse = Warehouse(lambda: sqlite3.connect(path), SqliteDialect(journal_mode=None))
-    warehouse.ensure_tables(WORKBOOKS)
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA journal_mode").fetchall() == [("delete",)]
+        conn.execute(f"PRAGMA journal_mode = {mode}")
+    warehouse = Warehouse(lambda: sqlite3.connect(path), SqliteDialect())
+    with warehouse.transaction() as tx:
+        tx.ensure_tables(WORKBOOKS)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchall() == [(mode,)]
 
 
 def test_second_writer_waits_then_fails_clearly(tmp_path: Path) -> None:
@@ -104,3 +109,13 @@ def test_reads_do_not_wait_for_a_running_write(tmp_path: Path) -> None:
         tx.delete(IMPRESSION_EVENTS, {"event_key": "e1"})
         assert warehouse.read_table(IMPRESSION_EVENTS) == [EVENT]  # the committed state, no lock wait
     assert warehouse.read_table(IMPRESSION_EVENTS) == []
+
+
+def test_large_sorts_may_use_helper_threads(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    for threads in (0, 2):
+        warehouse = Warehouse(lambda: sqlite3.connect(path), SqliteDialect(sort_threads=threads))
+        with warehouse.transaction() as tx:
+            assert tx.query("PRAGMA threads") == [(threads,)]
+    default = SqliteDialect().sort_threads
+    assert 0 <= default <= 3 and default == min(3, (os.cpu_count() or 1) - 1)
