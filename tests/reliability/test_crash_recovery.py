@@ -14,8 +14,8 @@ import os
 import signal
 import sqlite3
 import subprocess
-import tempfile
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
