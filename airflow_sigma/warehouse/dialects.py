@@ -299,8 +299,8 @@ class SqliteDialect(Dialect):
         into the WAL, then into the database; 25% slower on the benchmark's first load).
     :param busy_timeout_ms: how long to wait for another writer's lock before failing.
     :param sort_threads: helper threads SQLite may use for large sorts (``PRAGMA threads``); by default
-        one fewer than the CPUs, at most 3. The ``GROUP BY`` of a big load sorts about 1.5x faster with
-        one helper on two CPUs.
+        one fewer than the CPUs, at most 3. The daily rebuild of a big load sorts about 1.5x faster
+        with one helper on two CPUs.
     """
 
     name = "sqlite"
