@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import IO, Any, Protocol
@@ -211,8 +212,9 @@ def load_exports(
     types = {c.name: c.type for c in job.target.columns}
     results: list[FileResult] = []
     days: set[date] = set()
-    # The scratch directory (SQLite's staging database) goes after the connection that attached it.
-    with scratch_directory() as scratch, warehouse.transaction() as tx:
+    # SQLite's staging database: its directory goes after the connection that attached it.
+    scratch_dir = scratch_directory() if warehouse.dialect.name == "sqlite" else nullcontext(None)
+    with scratch_dir as scratch, warehouse.transaction() as tx:
         tx.lock(job.target)
         tx.ensure_tables(EXPORT_FILES, *job.tables)
         order, order_table = file_order(tx, job.name, ranked)

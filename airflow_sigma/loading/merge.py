@@ -95,8 +95,9 @@ class StagedMerge:
         JSON as text.
     :param order: URI -> file order of the run's files (from :func:`file_order`).
     :param order_table: the temp table from :func:`file_order`.
-    :param scratch_dir: an existing directory for the scratch database (SQLite only), removed by the
-        caller after the transaction ends.
+    :param scratch_dir: an existing directory for the scratch database, required on SQLite (see
+        :func:`~airflow_sigma.loading.scratch.scratch_directory`), removed by the caller after the
+        transaction ends.
     """
 
     def __init__(
@@ -107,7 +108,7 @@ class StagedMerge:
         columns: Sequence[Column],
         order: Mapping[str, int],
         order_table: TempTable,
-        scratch_dir: Path,
+        scratch_dir: Path | None = None,
     ) -> None:
         if columns[0].name != "event_key" or tuple(target.key) != ("event_key",):
             raise ValueError(f"{target.base_name}: expected a table keyed by event_key, staged first")
@@ -118,12 +119,17 @@ class StagedMerge:
         if tx.dialect.name != "sqlite":
             self.staging = tx.create_temp_table(f"sigma_stage_{job}", staged)
             return
+        if scratch_dir is None:
+            raise ValueError("StagedMerge on SQLite needs a scratch_dir for its staging database")
         q = tx.dialect.quote
-        self.scratch = ScratchDatabase(scratch_dir / f"stage_{job}.db")
         self.staging = TempTable(q("stage"), staged)  # qualified by the scratch database's alias in merge()
-        body = ", ".join(tx.dialect.column_sql(column) for column in staged)
-        key = "PRIMARY KEY (event_key)"
-        self.scratch.execute(f"CREATE TABLE {self.staging.name} ({body}, {key}) WITHOUT ROWID")
+        body = ", ".join([*(tx.dialect.column_sql(column) for column in staged), "PRIMARY KEY (event_key)"])
+        self.scratch = ScratchDatabase(scratch_dir / f"stage_{job}.db")
+        try:
+            self.scratch.execute(f"CREATE TABLE {self.staging.name} ({body}) WITHOUT ROWID")
+        except BaseException:
+            self.scratch.close()
+            raise
         ranking = ["file_rank", *(c.name for c in columns[1:])]
 
         def rank_of(row: str) -> str:  # NULL sorts below every value, as NULLS LAST does in DESC order

@@ -11,9 +11,10 @@ file is deleted when the run ends, whether it commits or fails.
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import os
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,8 +25,10 @@ import pyarrow as pa
 
 from airflow_sigma.warehouse import Transaction
 
-#: Scratch directories are named ``<prefix><host>-<pid>-<random>`` so that those left by a killed run
-#: can be found and removed by the next one.
+log = logging.getLogger(__name__)
+
+#: Scratch directories are named ``<prefix><random>`` so that those left by a killed run can be found
+#: and removed by the next one.
 SCRATCH_PREFIX = "airflow-sigma-stage-"
 
 #: Nothing in the file outlives the run: no journal, no fsync. Bigger pages and a 64 MiB cache halve
@@ -51,29 +54,33 @@ class ScratchDatabase:
         import adbc_driver_sqlite
 
         self.path = path
-        self._database: Any = adbc_driver_sqlite.connect(str(path))
-        self._connection: Any = adbc_driver_manager.AdbcConnection(self._database)
-        self._statement: Any = adbc_driver_manager.AdbcStatement(self._connection)
         self._sql: str | None = None
-        for sql in (*SCRATCH_PRAGMAS, "BEGIN"):
-            self.execute(sql)
+        self._handles: list[Any] = [adbc_driver_sqlite.connect(str(path))]
+        try:
+            self._handles.append(adbc_driver_manager.AdbcConnection(self._handles[0]))
+            self._handles.append(adbc_driver_manager.AdbcStatement(self._handles[1]))
+            for sql in SCRATCH_PRAGMAS:
+                self.execute(sql)
+            self._handles[1].set_options(**{"adbc.connection.autocommit": "false"})
+        except BaseException:
+            self.close()
+            raise
 
     def execute(self, sql: str) -> None:
         """Run one statement in the scratch database."""
-        self._prepare(sql)
-        self._statement.execute_update()
+        self._prepare(sql).execute_update()
 
     def executemany(self, sql: str, batch: pa.RecordBatch) -> None:
         """Run ``sql`` once per row of ``batch``, its columns bound to the parameters in order."""
         if batch.num_rows:
-            self._prepare(sql)
-            self._statement.bind(batch)
-            self._statement.execute_update()
+            statement = self._prepare(sql)
+            statement.bind(batch)
+            statement.execute_update()
 
     def attach(self, tx: Transaction, alias: str) -> str:
         """Commit and close the ADBC connection, attach the file to ``tx``'s connection as ``alias``
         (no journal there either) and return the quoted alias, to qualify table names with."""
-        self.execute("COMMIT")
+        self._open_handles()[1].commit()
         self.close()
         quoted = tx.dialect.quote(alias)
         tx.execute(f"ATTACH DATABASE {tx.placeholder} AS {quoted}", [str(self.path)])
@@ -81,53 +88,78 @@ class ScratchDatabase:
         return quoted
 
     def close(self) -> None:
-        """Close the ADBC connection (uncommitted rows are dropped); safe to call twice."""
-        if self._database is not None:
-            for handle in (self._statement, self._connection, self._database):
+        """Close the ADBC connection, uncommitted rows or not (without a journal, they may be in the
+        file: it is scratch, removed with its directory); safe to call twice."""
+        handles, self._handles = self._handles, []
+        errors = []
+        for handle in reversed(handles):  # statement, connection, database
+            try:
                 handle.close()
-            self._database = self._connection = self._statement = None
+            except Exception as error:  # close the others all the same
+                errors.append(error)
+        if errors:
+            raise errors[0]
 
-    def _prepare(self, sql: str) -> None:
-        if self._statement is None:
+    def _open_handles(self) -> list[Any]:
+        if len(self._handles) < 3:
             raise RuntimeError(f"scratch database {self.path} is already attached or closed")
+        return self._handles
+
+    def _prepare(self, sql: str) -> Any:
+        statement = self._open_handles()[2]
         if sql != self._sql:
-            self._statement.set_sql_query(sql)
+            statement.set_sql_query(sql)
             self._sql = sql
+        return statement
 
 
 @contextmanager
 def scratch_directory(root: Path | None = None) -> Iterator[Path]:
-    """A new directory for a run's scratch database, removed when the block ends.
+    """A new private directory for a run's scratch database, removed when the block ends.
 
-    A run killed outright (SIGKILL, out of memory) cannot remove its directory, so directories of
-    processes of this host that no longer exist are removed first.
+    The run holds an exclusive ``flock`` on the directory while it exists. A run killed outright
+    (SIGKILL, out of memory) cannot remove its directory, but the kernel releases its lock, so the
+    next run removes every scratch directory whose lock it can take (:func:`remove_abandoned`).
 
     :param root: where to create it; the system's temporary directory (``TMPDIR``) by default.
     """
-    root = root or Path(tempfile.gettempdir())
-    host = socket.gethostname().replace("-", "_")
-    remove_abandoned(root, host)
-    prefix = f"{SCRATCH_PREFIX}{host}-{os.getpid()}-"
-    with tempfile.TemporaryDirectory(prefix=prefix, dir=root, ignore_cleanup_errors=True) as directory:
-        yield Path(directory)
+    root = Path(root or tempfile.gettempdir())
+    remove_abandoned(root)
+    # Created under a name the cleanup ignores, and renamed once locked: no run can remove another's.
+    hidden = Path(tempfile.mkdtemp(prefix=f".{SCRATCH_PREFIX}", dir=root))
+    lock = os.open(hidden, os.O_RDONLY | os.O_DIRECTORY)
+    directory = hidden
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        directory = hidden.rename(hidden.with_name(hidden.name[1:]))
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+        os.close(lock)
 
 
-def remove_abandoned(root: Path, host: str) -> list[Path]:
-    """Remove the scratch directories in ``root`` of ``host``'s processes that are gone; returns them."""
+def remove_abandoned(root: Path) -> list[Path]:
+    """Remove this user's scratch directories in ``root`` that no run holds; returns them."""
     removed = []
-    for path in root.glob(f"{SCRATCH_PREFIX}{host}-*-*"):
-        pid = path.name[len(SCRATCH_PREFIX) + len(host) + 1 :].split("-", 1)[0]
-        if pid.isdigit() and not _process_exists(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
+    for path in root.glob(f"{SCRATCH_PREFIX}*"):
+        try:
+            lock = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:  # not a directory, another user's, or just removed
+            continue
+        try:
+            if os.fstat(lock).st_uid == os.getuid() and _take(lock):
+                shutil.rmtree(path)
+                removed.append(path)
+        except OSError as error:
+            log.warning("Could not remove the abandoned scratch directory %s: %s", path, error)
+        finally:
+            os.close(lock)
     return removed
 
 
-def _process_exists(pid: int) -> bool:
+def _take(lock: int) -> bool:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:  # its run is alive
         return False
-    except PermissionError:  # another user's process
-        return True
     return True

@@ -162,8 +162,9 @@ def rebuild_daily(tx: Transaction, days: Sequence[date]) -> None:
             f"ORDER BY {keys} ON CONFLICT ({keys}) DO UPDATE SET {add}"
         )
         return
-    # In key order, the inserts into the daily table's primary key are sequential (PostgreSQL).
+    # PostgreSQL: in key order, the inserts into the daily table's primary key are sequential.
+    ordered = f" ORDER BY {keys}" if tx.dialect.name == "postgres" else ""
     tx.execute(
         f"INSERT INTO {daily} ({keys}, impressions) SELECT {keys}, SUM(impressions) {chosen_events} "
-        f"GROUP BY {keys} ORDER BY {keys}"
+        f"GROUP BY {keys}{ordered}"
     )

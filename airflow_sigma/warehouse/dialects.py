@@ -299,8 +299,8 @@ class SqliteDialect(Dialect):
         into the WAL, then into the database; 25% slower on the benchmark's first load).
     :param busy_timeout_ms: how long to wait for another writer's lock before failing.
     :param sort_threads: helper threads SQLite may use for large sorts (``PRAGMA threads``); by default
-        one fewer than the CPUs, at most 3. The daily rebuild of a big load sorts about 1.5x faster
-        with one helper on two CPUs.
+        one fewer than the CPUs this process may use, at most 3. The daily rebuild of a big load sorts
+        about 1.5x faster with one helper on two CPUs.
     """
 
     name = "sqlite"
@@ -322,7 +322,7 @@ class SqliteDialect(Dialect):
         super().__init__("?")
         self.journal_mode = journal_mode
         self.busy_timeout_ms = busy_timeout_ms
-        self.sort_threads = min(3, (os.cpu_count() or 1) - 1) if sort_threads is None else sort_threads
+        self.sort_threads = min(3, _usable_cpus() - 1) if sort_threads is None else sort_threads
 
     def qualify(self, schema: str | None, name: str) -> str:
         if schema not in (None, "", "main", "temp"):
@@ -569,6 +569,12 @@ def _on_conflict_sql(
 
 _COPY_NULL = "\\N"
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):  # Linux: the CPUs this process may run on
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _copy_escape(text: str) -> str:

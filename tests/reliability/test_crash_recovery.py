@@ -198,9 +198,17 @@ def assert_correct(warehouse: Warehouse, job: str, expected: dict[str, Any], tru
 @pytest.mark.parametrize("job", JOBS)
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_a_failing_merge_changes_nothing_and_the_next_run_is_correct(
-    request: pytest.FixtureRequest, tmp_path: Path, backend: str, job: str, exports: Any
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    backend: str,
+    job: str,
+    exports: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     files, truth = exports
+    scratch_root = tmp_path / "tmp"  # where SQLite runs put their scratch (staging) databases
+    scratch_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch_root))
     warehouse = make_warehouse(request, tmp_path, backend)
     (first, first_date), (second, second_date) = runs(files)
     load_job(job, warehouse, first, first_date)
@@ -217,6 +225,7 @@ def test_a_failing_merge_changes_nothing_and_the_next_run_is_correct(
     with pytest.raises(Exception, match=f"injected crash in the merge into {table}"):
         load_job(job, warehouse, second, second_date)
     assert state() == before
+    assert list(scratch_root.iterdir()) == []
     if backend == "sqlite":
         drop_sqlite_trigger(path)
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -100,7 +99,8 @@ def test_multi_row_insert_path(tmp_path: Path) -> None:
     assert warehouse.read_table(IMPRESSION_EVENTS) == sorted(rows)
 
 
-def test_reads_do_not_wait_for_a_running_write(tmp_path: Path) -> None:
+def test_a_read_during_a_small_write_sees_the_committed_state(tmp_path: Path) -> None:
+    # With the rollback journal, until the writer spills its cache or commits; in WAL mode, always.
     warehouse = Warehouse(lambda: sqlite3.connect(tmp_path / "w.db"), SqliteDialect(busy_timeout_ms=50))
     with warehouse.transaction() as tx:
         tx.ensure_tables(IMPRESSION_EVENTS)
@@ -117,5 +117,4 @@ def test_large_sorts_may_use_helper_threads(tmp_path: Path) -> None:
         warehouse = Warehouse(lambda: sqlite3.connect(path), SqliteDialect(sort_threads=threads))
         with warehouse.transaction() as tx:
             assert tx.query("PRAGMA threads") == [(threads,)]
-    default = SqliteDialect().sort_threads
-    assert 0 <= default <= 3 and default == min(3, (os.cpu_count() or 1) - 1)
+    assert 0 <= SqliteDialect().sort_threads <= 3
