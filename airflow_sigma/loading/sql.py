@@ -103,23 +103,35 @@ def upsert_changed_sql(
     columns: Sequence[str],
     key: Sequence[str],
     update_columns: Sequence[str],
-) -> str:
-    """Like ``dialect.upsert_sql``, but a row whose values are all unchanged is not rewritten.
+) -> list[str]:
+    """Statements that do what ``dialect.upsert_sql`` does, except that a row whose values are all
+    unchanged is not rewritten.
 
     Re-reading an export (every run re-reads ``days_back`` days of them) then costs no writes, dead
     tuples or WAL for the events already stored. SQLite and PostgreSQL only; other dialects get the
-    plain upsert (BigQuery cannot compare JSON values).
+    plain upsert (BigQuery cannot compare JSON values). On PostgreSQL an ``UPDATE`` of the changed rows
+    then an ``INSERT`` of the new ones: ``ON CONFLICT`` inserts each row speculatively, which made a
+    first load of 2.5 million events 1.6x slower. The caller must keep other writers out of ``target``
+    (the loader holds its lock) until the transaction ends.
     """
     if dialect.name not in ("sqlite", "postgres") or not update_columns:
-        return dialect.upsert_sql(target, source, columns, key, update_columns)
+        return [dialect.upsert_sql(target, source, columns, key, update_columns)]
     q = dialect.quote
     names = ", ".join(q(c) for c in columns)
-    sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in update_columns)
     old = ", ".join(f"tgt.{q(c)}" for c in update_columns)
+    if dialect.name == "postgres":
+        sets = ", ".join(f"{q(c)} = src.{q(c)}" for c in update_columns)
+        new = ", ".join(f"src.{q(c)}" for c in update_columns)
+        same_key = " AND ".join(f"tgt.{q(k)} = src.{q(k)}" for k in key)
+        return [
+            f"UPDATE {target} AS tgt SET {sets} FROM {source} AS src "
+            f"WHERE {same_key} AND ({old}) IS DISTINCT FROM ({new})",
+            f"INSERT INTO {target} ({names}) SELECT {names} FROM {source} AS src "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS tgt WHERE {same_key})",
+        ]
+    sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in update_columns)
     new = ", ".join(f"excluded.{q(c)}" for c in update_columns)
-    differs = "IS NOT" if dialect.name == "sqlite" else "IS DISTINCT FROM"
-    return (
+    return [
         f"INSERT INTO {target} AS tgt ({names}) SELECT {names} FROM {source} AS src WHERE true "
-        f"ON CONFLICT ({', '.join(q(k) for k in key)}) DO UPDATE SET {sets} "
-        f"WHERE ({old}) {differs} ({new})"
-    )
+        f"ON CONFLICT ({', '.join(q(k) for k in key)}) DO UPDATE SET {sets} WHERE ({old}) IS NOT ({new})"
+    ]
