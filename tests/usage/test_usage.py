@@ -120,6 +120,37 @@ def test_the_newest_file_wins_within_a_run_across_runs_and_in_any_order(
     assert daily(warehouse) == {(date(2024, 5, 1), "wbA", "", "ann@x.com"): 2}
 
 
+def test_re_reading_the_same_files_rewrites_no_stored_event(warehouse: Warehouse, tmp_path: Path) -> None:
+    rows = ["2024-05-01T10:00:00Z,ann@x.com,wbA,,1", "2024-05-01T11:00:00Z,bob@x.com,wbA,el1,2"]
+    files = [write_export(tmp_path, "a.csv", rows, modified=at("2024-05-01T12:00"))]
+    load_impressions(warehouse, files, date(2024, 5, 1))
+    table = warehouse.table_name(IMPRESSION_EVENTS)
+    count = "INSERT INTO sigma_rewrites VALUES (1)"
+    with warehouse.transaction() as tx:  # count the stored rows each later run rewrites
+        tx.execute("CREATE TABLE sigma_rewrites (n INTEGER)")
+        if tx.dialect.name == "sqlite":
+            tx.execute(f"CREATE TRIGGER sigma_rewrites AFTER UPDATE ON {table} BEGIN {count}; END")
+        else:
+            body = f"BEGIN {count}; RETURN NULL; END"
+            tx.execute(f"CREATE FUNCTION sigma_rewrites() RETURNS trigger LANGUAGE plpgsql AS $$ {body} $$")
+            tx.execute(
+                f"CREATE TRIGGER sigma_rewrites AFTER UPDATE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION sigma_rewrites()"
+            )
+
+    def rewrites() -> int:
+        with warehouse.transaction() as tx:
+            return int(tx.query("SELECT COUNT(*) FROM sigma_rewrites")[0][0])
+
+    load_impressions(warehouse, files, date(2024, 5, 1))
+    assert rewrites() == 0
+    changed = [rows[0], rows[1].replace(",2", ",3")]
+    files.append(write_export(tmp_path, "b.csv", changed, modified=at("2024-05-01T13:00")))
+    load_impressions(warehouse, files, date(2024, 5, 1))
+    assert rewrites() == 2  # ann's event now comes from b.csv, bob's has a new count
+    assert sorted(e["impressions"] for e in events(warehouse).values()) == [1, 3]
+
+
 def test_a_late_file_updates_the_days_it_touches(warehouse: Warehouse, tmp_path: Path) -> None:
     first = write_export(
         tmp_path,
