@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import IO, Any, Protocol
@@ -21,9 +20,8 @@ import pyarrow.compute as pc
 
 from airflow_sigma.events.stats import FileStats, TooManyBadRowsError, check_bad_row_fraction
 from airflow_sigma.loading.files import rank_files
-from airflow_sigma.loading.merge import MergeCounts, StagedMerge, file_order
+from airflow_sigma.loading.merge import MergeCounts, StagedMerge, file_order, scratch_for
 from airflow_sigma.loading.records import FileResult, add_displaced_duplicates, record_export_files
-from airflow_sigma.loading.scratch import scratch_directory
 from airflow_sigma.loading.settings import TaskLog
 from airflow_sigma.storage import ExportFile, open_export
 from airflow_sigma.warehouse import EXPORT_FILES, Column, Table, Transaction, Warehouse
@@ -212,9 +210,8 @@ def load_exports(
     types = {c.name: c.type for c in job.target.columns}
     results: list[FileResult] = []
     days: set[date] = set()
-    # SQLite's staging database: its directory goes after the connection that attached it.
-    scratch_dir = scratch_directory() if warehouse.dialect.name == "sqlite" else nullcontext(None)
-    with scratch_dir as scratch, warehouse.transaction() as tx:
+    # The scratch directory goes after the connection that attached the staging database in it.
+    with scratch_for(warehouse.dialect) as scratch, warehouse.transaction() as tx:
         tx.lock(job.target)
         tx.ensure_tables(EXPORT_FILES, *job.tables)
         order, order_table = file_order(tx, job.name, ranked)

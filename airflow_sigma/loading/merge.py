@@ -18,6 +18,7 @@ values come from. In SQL:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -26,11 +27,11 @@ from types import TracebackType
 import pyarrow as pa
 
 from airflow_sigma.loading.files import file_recency
-from airflow_sigma.loading.scratch import ScratchDatabase
+from airflow_sigma.loading.scratch import ScratchDatabase, scratch_directory
 from airflow_sigma.loading.sql import from_text, upsert_changed_sql
 from airflow_sigma.loading.staging import append_arrays, constant_column
 from airflow_sigma.storage import ExportFile
-from airflow_sigma.warehouse import EXPORT_FILES, Column, Table, TempTable, Transaction
+from airflow_sigma.warehouse import EXPORT_FILES, Column, Dialect, Table, TempTable, Transaction
 
 FILE_RANK = Column(
     "file_rank", "integer", "Order of the file among all the job's files, oldest first.", False
@@ -84,6 +85,12 @@ def file_order(tx: Transaction, job: str, files: Sequence[ExportFile]) -> tuple[
     return {export["uri"]: order[export["uri"]] for export in files}, table
 
 
+def scratch_for(dialect: Dialect) -> AbstractContextManager[Path | None]:
+    """The scratch directory a :class:`StagedMerge` on ``dialect`` needs (SQLite), or None; enter it
+    before the transaction, so that it is removed after the connection that attaches it is closed."""
+    return scratch_directory() if dialect.name == "sqlite" else nullcontext(None)
+
+
 class StagedMerge:
     """Stage a run's batches, then merge them (see the module docs). A context manager: leaving it
     closes the scratch database (SQLite), merged or not.
@@ -95,9 +102,7 @@ class StagedMerge:
         JSON as text.
     :param order: URI -> file order of the run's files (from :func:`file_order`).
     :param order_table: the temp table from :func:`file_order`.
-    :param scratch_dir: an existing directory for the scratch database, required on SQLite (see
-        :func:`~airflow_sigma.loading.scratch.scratch_directory`), removed by the caller after the
-        transaction ends.
+    :param scratch_dir: the directory from :func:`scratch_for`, required on SQLite.
     """
 
     def __init__(

@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,16 +55,18 @@ class ScratchDatabase:
 
         self.path = path
         self._sql: str | None = None
-        self._handles: list[Any] = [adbc_driver_sqlite.connect(str(path))]
-        try:
-            self._handles.append(adbc_driver_manager.AdbcConnection(self._handles[0]))
-            self._handles.append(adbc_driver_manager.AdbcStatement(self._handles[1]))
+        with ExitStack() as handles:  # closed here if opening fails, else by close()
+            database = handles.enter_context(closing(adbc_driver_sqlite.connect(str(path))))
+            self._connection: Any = handles.enter_context(
+                closing(adbc_driver_manager.AdbcConnection(database))
+            )
+            self._statement: Any = handles.enter_context(
+                closing(adbc_driver_manager.AdbcStatement(self._connection))
+            )
             for sql in SCRATCH_PRAGMAS:
                 self.execute(sql)
-            self._handles[1].set_options(**{"adbc.connection.autocommit": "false"})
-        except BaseException:
-            self.close()
-            raise
+            self._connection.set_options(**{"adbc.connection.autocommit": "false"})
+            self._handles = handles.pop_all()
 
     def execute(self, sql: str) -> None:
         """Run one statement in the scratch database."""
@@ -80,7 +82,8 @@ class ScratchDatabase:
     def attach(self, tx: Transaction, alias: str) -> str:
         """Commit and close the ADBC connection, attach the file to ``tx``'s connection as ``alias``
         (no journal there either) and return the quoted alias, to qualify table names with."""
-        self._open_handles()[1].commit()
+        self._require_open()
+        self._connection.commit()
         self.close()
         quoted = tx.dialect.quote(alias)
         tx.execute(f"ATTACH DATABASE {tx.placeholder} AS {quoted}", [str(self.path)])
@@ -90,27 +93,19 @@ class ScratchDatabase:
     def close(self) -> None:
         """Close the ADBC connection, uncommitted rows or not (without a journal, they may be in the
         file: it is scratch, removed with its directory); safe to call twice."""
-        handles, self._handles = self._handles, []
-        errors = []
-        for handle in reversed(handles):  # statement, connection, database
-            try:
-                handle.close()
-            except Exception as error:  # close the others all the same
-                errors.append(error)
-        if errors:
-            raise errors[0]
+        self._connection = self._statement = None
+        self._handles.close()
 
-    def _open_handles(self) -> list[Any]:
-        if len(self._handles) < 3:
+    def _require_open(self) -> None:
+        if self._statement is None:
             raise RuntimeError(f"scratch database {self.path} is already attached or closed")
-        return self._handles
 
     def _prepare(self, sql: str) -> Any:
-        statement = self._open_handles()[2]
+        self._require_open()
         if sql != self._sql:
-            statement.set_sql_query(sql)
+            self._statement.set_sql_query(sql)
             self._sql = sql
-        return statement
+        return self._statement
 
 
 @contextmanager

@@ -96,6 +96,27 @@ def ensure_index(tx: Transaction, table: str, unqualified_table: str, columns: S
     tx.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({names})")
 
 
+def insert_sums_sql(dialect: Dialect, target: str, keys: Sequence[str], value: str, source: str) -> str:
+    """Insert into ``target`` (keyed by ``keys``, holding none of the rows yet) the sum of ``value``
+    per ``keys`` over ``source`` (a table name, optionally followed by ``WHERE ..``).
+
+    On SQLite each row is added, in key order, to its target row (``ON CONFLICT DO UPDATE``): the same
+    sums as a ``GROUP BY``, about 20% faster, SQLite's ``GROUP BY`` costing more than the sort it needs.
+    On PostgreSQL the sums are inserted in key order, so that the primary-key inserts are sequential.
+    """
+    listed = ", ".join(keys)
+    if dialect.name == "sqlite":
+        return (
+            f"INSERT INTO {target} ({listed}, {value}) SELECT {listed}, {value} FROM {source} "
+            f"ORDER BY {listed} ON CONFLICT ({listed}) DO UPDATE SET {value} = {value} + excluded.{value}"
+        )
+    ordered = f" ORDER BY {listed}" if dialect.name == "postgres" else ""
+    return (
+        f"INSERT INTO {target} ({listed}, {value}) SELECT {listed}, SUM({value}) FROM {source} "
+        f"GROUP BY {listed}{ordered}"
+    )
+
+
 def upsert_changed_sql(
     dialect: Dialect,
     target: str,

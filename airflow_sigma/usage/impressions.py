@@ -27,7 +27,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from airflow_sigma.events.stats import FileStats
 from airflow_sigma.loading.settings import TaskLog, check_positive_int
-from airflow_sigma.loading.sql import days_table, ensure_index
+from airflow_sigma.loading.sql import days_table, ensure_index, insert_sums_sql
 from airflow_sigma.warehouse import IMPRESSION_EVENTS, IMPRESSIONS_DAILY, Table, Transaction
 
 if TYPE_CHECKING:
@@ -151,20 +151,6 @@ def rebuild_daily(tx: Transaction, days: Sequence[date]) -> None:
     chosen = days_table(tx, "sigma_days_impressions", days)
     daily, events = tx.table_name(IMPRESSIONS_DAILY), tx.table_name(IMPRESSION_EVENTS)
     tx.execute(f"DELETE FROM {daily} WHERE day IN (SELECT day FROM {chosen})")
-    keys = "day, workbook_url_id, element_id, user_email"
-    chosen_events = f"FROM {events} WHERE day IN (SELECT day FROM {chosen})"
-    if tx.dialect.name == "sqlite":
-        # Adding each event, in key order, to its (just emptied) daily row gives the same sums as a
-        # GROUP BY, about 20% faster: SQLite's GROUP BY costs more than the sort it needs.
-        add = "impressions = impressions + excluded.impressions"
-        tx.execute(
-            f"INSERT INTO {daily} ({keys}, impressions) SELECT {keys}, impressions {chosen_events} "
-            f"ORDER BY {keys} ON CONFLICT ({keys}) DO UPDATE SET {add}"
-        )
-        return
-    # PostgreSQL: in key order, the inserts into the daily table's primary key are sequential.
-    ordered = f" ORDER BY {keys}" if tx.dialect.name == "postgres" else ""
-    tx.execute(
-        f"INSERT INTO {daily} ({keys}, impressions) SELECT {keys}, SUM(impressions) {chosen_events} "
-        f"GROUP BY {keys}{ordered}"
-    )
+    keys = ["day", "workbook_url_id", "element_id", "user_email"]
+    source = f"{events} WHERE day IN (SELECT day FROM {chosen})"
+    tx.execute(insert_sums_sql(tx.dialect, daily, keys, "impressions", source))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-import tempfile
 from contextlib import closing
 from datetime import date
 from pathlib import Path
@@ -17,10 +16,10 @@ from airflow_sigma.events import TooManyBadRowsError
 from airflow_sigma.loading.loader import staging_columns
 from airflow_sigma.loading.merge import StagedMerge, file_order
 from airflow_sigma.loading.scratch import SCRATCH_PREFIX, ScratchDatabase, remove_abandoned, scratch_directory
-from airflow_sigma.storage import ExportFile, list_exports, parse_export_uri
+from airflow_sigma.storage import ExportFile
 from airflow_sigma.testing.exports import ExportSpec, write_exports
 from airflow_sigma.warehouse import AUDIT_EVENTS, EXPORT_FILES, IMPRESSION_EVENTS, SqliteDialect, Warehouse
-from tests.fixtures.exports import at, load_audit, load_impressions, write_export
+from tests.fixtures.exports import at, listed, load_audit, load_impressions, write_export
 
 
 def write_sample_exports(folder: Path) -> list[ExportFile]:
@@ -34,7 +33,7 @@ def write_sample_exports(folder: Path) -> list[ExportFile]:
         files=3,
     )
     write_exports(folder, spec)
-    return list_exports(parse_export_uri(f"file://{folder}"), None, None)
+    return listed(folder)
 
 
 def test_rows_staged_through_adbc_are_read_in_the_runs_transaction(tmp_path: Path) -> None:
@@ -131,12 +130,7 @@ def test_staged_values_keep_the_storage_types_of_their_columns(tmp_path: Path, j
 
 
 @pytest.mark.parametrize("outcome", ["loaded", "failed"])
-def test_a_sqlite_run_leaves_no_scratch_files(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, outcome: str
-) -> None:
-    scratch_root = tmp_path / "tmp"
-    scratch_root.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch_root))
+def test_a_sqlite_run_leaves_no_scratch_files(tmp_path: Path, scratch_root: Path, outcome: str) -> None:
     warehouse = Warehouse(lambda: sqlite3.connect(tmp_path / "w.db"), SqliteDialect())
     rows = ["2024-05-01T10:00:00Z,ann@x.com,wbA,el1,2"] + ["bad row"] * (outcome == "failed")
     files = [write_export(tmp_path, "a.csv", rows, modified=at("2024-05-01T12:00"))]

@@ -15,7 +15,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,10 +25,10 @@ from typing import Any
 
 import pytest
 
-from airflow_sigma.storage import ExportFile, list_exports, parse_export_uri
+from airflow_sigma.storage import ExportFile
 from airflow_sigma.testing.exports import ExportSpec, GroundTruth, write_exports
 from airflow_sigma.warehouse import DAILY_LOGINS, IMPRESSIONS_DAILY, Warehouse
-from tests.fixtures.exports import make_warehouse, tables
+from tests.fixtures.exports import listed, make_warehouse, tables
 from tests.reliability.jobs import JOB_TABLES, JOBS, load_job
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,8 +49,7 @@ DEADLINE = 60.0  # seconds any wait in these tests may take
 @pytest.fixture
 def exports(tmp_path: Path) -> tuple[list[ExportFile], GroundTruth]:
     truth = write_exports(tmp_path / "exports", SPEC)
-    listed = list_exports(parse_export_uri(f"file://{tmp_path / 'exports'}"), None, None)
-    return sorted(listed, key=lambda f: f["last_modified"]), truth
+    return listed(tmp_path / "exports"), truth
 
 
 def runs(files: list[ExportFile]) -> list[tuple[list[ExportFile], date]]:
@@ -203,12 +201,9 @@ def test_a_failing_merge_changes_nothing_and_the_next_run_is_correct(
     backend: str,
     job: str,
     exports: Any,
-    monkeypatch: pytest.MonkeyPatch,
+    scratch_root: Path,
 ) -> None:
     files, truth = exports
-    scratch_root = tmp_path / "tmp"  # where SQLite runs put their scratch (staging) databases
-    scratch_root.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch_root))
     warehouse = make_warehouse(request, tmp_path, backend)
     (first, first_date), (second, second_date) = runs(files)
     load_job(job, warehouse, first, first_date)
@@ -242,7 +237,7 @@ def test_sqlite_load_killed_during_the_merge(
     job: str,
     journal_mode: str,
     exports: Any,
-    monkeypatch: pytest.MonkeyPatch,
+    scratch_root: Path,
 ) -> None:
     files, truth = exports
     path = tmp_path / "warehouse.db"
@@ -251,9 +246,6 @@ def test_sqlite_load_killed_during_the_merge(
     warehouse = make_warehouse(request, tmp_path, "sqlite")
     (first, first_date), (second, second_date) = runs(files)
     load_job(job, warehouse, first, first_date)
-    scratch_root = tmp_path / "tmp"  # where the runs put their scratch (staging) databases
-    scratch_root.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch_root))
     sqlite_trigger(path, target_of(job, warehouse), "SELECT crash_point()", after_rows=100)
     before = sqlite_state(path)
     marker, errors = tmp_path / "merging", tmp_path / "child.stderr"
