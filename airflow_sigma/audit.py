@@ -21,7 +21,7 @@ from datetime import date
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from airflow_sigma.events.stats import FileStats
-from airflow_sigma.loading.sql import days_table, ensure_index, loose_text, loose_value, string_literals
+from airflow_sigma.loading.sql import ensure_index, loose_text, loose_value, string_literals
 from airflow_sigma.warehouse import (
     AUDIT_EVENTS,
     DAILY_EVENT_COUNTS,
@@ -117,19 +117,23 @@ class AuditJob:
 
 
 def rebuild_audit_days(tx: Transaction, days: Sequence[date], logins: LoginSettings) -> None:
-    """Replace the ``sigma_daily_logins`` and ``sigma_daily_event_counts`` rows of ``days``."""
+    """Replace the ``sigma_daily_logins`` and ``sigma_daily_event_counts`` rows of ``days``.
+
+    The days are listed in the statements (``day IN (...)``), so every engine reads exactly those
+    days through its index on ``day``, whatever statistics it has.
+    """
     if not days:
         return
-    chosen = days_table(tx, "sigma_days_audit", days)
     events = tx.table_name(AUDIT_EVENTS)
-    in_days = f"day IN (SELECT day FROM {chosen})"
+    in_days, params = tx.where(AUDIT_EVENTS, {"day": days})
     counts, daily_logins = tx.table_name(DAILY_EVENT_COUNTS), tx.table_name(DAILY_LOGINS)
-    tx.execute(f"DELETE FROM {counts} WHERE {in_days}")
+    tx.execute(f"DELETE FROM {counts} WHERE {in_days}", params)
     parts = [f"COALESCE({name}, '')" for name in ("event_type", "event_name", "event_status")]
     tx.execute(
         f"INSERT INTO {counts} (day, event_type, event_name, event_status, events, users) "
         f"SELECT day, {', '.join(parts)}, COUNT(*), COUNT(DISTINCT user_email) FROM {events} "
-        f"WHERE {in_days} GROUP BY day, {', '.join(parts)}"
+        f"WHERE {in_days} GROUP BY day, {', '.join(parts)}",
+        params,
     )
     login = (
         f"{logins.condition('event_type', logins.login_event_types)} "
@@ -137,9 +141,10 @@ def rebuild_audit_days(tx: Transaction, days: Sequence[date], logins: LoginSetti
     )
     ok = f"{login} AND {logins.condition('event_status', logins.success_statuses)}"
     failed = f"{login} AND {logins.condition('event_status', logins.failure_statuses)}"
-    tx.execute(f"DELETE FROM {daily_logins} WHERE {in_days}")
+    tx.execute(f"DELETE FROM {daily_logins} WHERE {in_days}", params)
     tx.execute(
         f"INSERT INTO {daily_logins} (day, successful_logins, failed_logins, users_logged_in) "
         f"SELECT day, SUM(CASE WHEN {ok} THEN 1 ELSE 0 END), SUM(CASE WHEN {failed} THEN 1 ELSE 0 END), "
-        f"COUNT(DISTINCT CASE WHEN {ok} THEN user_email END) FROM {events} WHERE {in_days} GROUP BY day"
+        f"COUNT(DISTINCT CASE WHEN {ok} THEN user_email END) FROM {events} WHERE {in_days} GROUP BY day",
+        params,
     )

@@ -177,8 +177,8 @@ class StagedMerge:
             best = self._newest_per_event()
         tx.execute(
             f"DELETE FROM {best.name} WHERE event_key IN (SELECT b.event_key FROM {best.name} b "
-            f"JOIN {tx.table_name(self.target)} t ON t.event_key = b.event_key "
-            f"JOIN {self.order_table.name} o ON o.uri = t.source_uri WHERE o.file_rank > b.file_rank)"
+            f"CROSS JOIN {tx.table_name(self.target)} t CROSS JOIN {self.order_table.name} o "
+            f"WHERE t.event_key = b.event_key AND o.uri = t.source_uri AND o.file_rank > b.file_rank)"
         )
         uris = {rank: uri for uri, rank in self.order.items()}
         kept = {
@@ -203,14 +203,18 @@ class StagedMerge:
 
     def _stored_copies(self, best: TempTable) -> tuple[list[date], dict[str, int]]:
         """What the merge replaces, in one join of the run's events with the stored ones: the stored
-        days that events move away from, and per file, the stored events a newer file now supplies."""
+        days that events move away from, and per file, the stored events a newer file now supplies.
+
+        Here and in :meth:`merge`, ``CROSS JOIN`` makes SQLite walk the run's events and look each up
+        in the stored ones by key, as every other engine plans it: without statistics SQLite may
+        otherwise scan the whole event table (0.14 s became 11.8 s after a year of audit history)."""
         tx = self.tx
         day = from_text(tx.dialect, "b.day", "date")
         sql = (
             f"SELECT t.source_uri, t.day, SUM(CASE WHEN t.source_uri <> o.uri THEN 1 ELSE 0 END), "
             f"SUM(CASE WHEN t.day <> {day} THEN 1 ELSE 0 END) FROM {best.name} b "
-            f"JOIN {tx.table_name(self.target)} t ON t.event_key = b.event_key "
-            f"JOIN {self.order_table.name} o ON o.file_rank = b.file_rank GROUP BY t.source_uri, t.day"
+            f"CROSS JOIN {tx.table_name(self.target)} t CROSS JOIN {self.order_table.name} o "
+            f"WHERE t.event_key = b.event_key AND o.file_rank = b.file_rank GROUP BY t.source_uri, t.day"
         )
         former: set[date] = set()
         displaced: dict[str, int] = {}

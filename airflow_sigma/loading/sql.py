@@ -8,21 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date
 
-from airflow_sigma.warehouse import Column, Dialect, Transaction
+from airflow_sigma.warehouse import Dialect, Transaction
 
 _INDEXED_DIALECTS = ("sqlite", "postgres")
-_DAY = Column("day", "date", "A UTC day.", False)
-
-
-def days_table(tx: Transaction, name: str, days: Sequence[date]) -> str:
-    """A temp table (one ``day`` column) holding ``days``; returns its name, for ``day IN (SELECT day
-    FROM <name>)``.
-
-    :param name: the temp table's name (unique within the transaction).
-    """
-    return tx.create_temp_table(name, [_DAY], [(d,) for d in days]).name
 
 
 def from_text(dialect: Dialect, expression: str, column_type: str) -> str:

@@ -251,6 +251,9 @@ class Dialect:
         return value
 
     # -- connections and loading -----------------------------------------------------------------------
+    def before_commit(self, cursor: Any) -> None:
+        """Run at the end of each write transaction, before it commits (nothing by default)."""
+
     def lock_sql(self) -> str | None:
         """A statement taking a lock named by its one parameter until the transaction ends; None when
         the warehouse serialises writers on its own (SQLite) or offers no such lock."""
@@ -381,6 +384,13 @@ class SqliteDialect(Dialect):
                 log.warning("Could not set SQLite journal_mode=%s: %s", self.journal_mode, exc)
         cursor.execute("BEGIN IMMEDIATE")  # take the write lock now, not halfway through the run
         cursor.close()
+
+    def before_commit(self, cursor: Any) -> None:
+        # What SQLite recommends for short-lived connections: statistics for the tables this transaction
+        # used that lack them or changed much, measured on a sample (analysis_limit), so the planner of
+        # later runs has them; without any, a join may be planned as a scan of a whole table.
+        cursor.execute("PRAGMA analysis_limit = 1000")
+        cursor.execute("PRAGMA optimize")
 
 
 class PostgresDialect(Dialect):

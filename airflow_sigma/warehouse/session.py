@@ -152,6 +152,8 @@ class Warehouse:
             cursor = connection.cursor()
             try:
                 yield Transaction(self, cursor)
+                if write:
+                    self.dialect.before_commit(cursor)
             finally:
                 cursor.close()
             connection.commit()
