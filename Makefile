@@ -26,7 +26,7 @@ postgres:
 	@scripts/ensure-postgres.sh
 
 demo: venv
-	$(BIN)/python -m airflow_sigma.testing.demo
+	$(BIN)/python scripts/demo.py
 
 lint: venv
 	$(BIN)/ruff check $(LINT_PATHS)

@@ -22,6 +22,7 @@ os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "INFO"
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_home}/airflow.db"
 
 pytest_plugins = [
+    "airflow_sigma.testing.pytest_plugin",
     "tests.fixtures.airflow",
     "tests.fixtures.postgres",
     "tests.fixtures.cloud",

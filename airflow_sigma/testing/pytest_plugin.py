@@ -1,4 +1,11 @@
-"""pytest plugin (entry point ``pytest11``): fixtures for testing DAGs against a local Sigma server.
+"""pytest fixtures for testing DAGs against a local Sigma server (opt-in).
+
+Load it with ``pytest -p airflow_sigma.testing.pytest_plugin``, or in a ``conftest.py``::
+
+    pytest_plugins = ["airflow_sigma.testing.pytest_plugin"]
+
+It is not registered as a ``pytest11`` entry point, so installing the provider changes no other pytest
+session of a deployment.
 
 Fixtures:
 

@@ -1,5 +1,7 @@
 """``make demo``: the sample DAGs, end to end, on real Airflow against a local Sigma and local exports.
 
+Run from a checkout (``python scripts/demo.py``): it needs the repository's ``dags/`` folder.
+
 In ``.demo/`` under the current directory (re-created on every run): a fresh ``AIRFLOW_HOME`` with a
 migrated SQLite metadata DB, two weeks of realistic audit-log exports in ``.demo/exports`` and a
 SQLite warehouse ``.demo/warehouse.db``. The local Sigma API server runs in this process while
@@ -21,7 +23,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from airflow_sigma.testing.demo_report import NEXT_STEPS, print_report, step
+from demo_report import NEXT_STEPS, print_report, step
+
 from airflow_sigma.testing.exports import write_exports
 from airflow_sigma.testing.org import OrgSpec
 from airflow_sigma.testing.sample_dags import airflow_env, org_export_spec, sample_dags_env
