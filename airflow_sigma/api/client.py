@@ -28,6 +28,7 @@ from airflow_sigma.api.errors import (
     SigmaConnectionError,
     SigmaError,
 )
+from airflow_sigma.api.hints import forbidden_hint
 from airflow_sigma.api.pagination import MAX_PAGE_SIZE, Scheme, iter_entries
 from airflow_sigma.api.regions import (
     CLOUD_HOSTS,
@@ -347,7 +348,7 @@ class SigmaClient:
             token = self._tokens.get(stale=token)
             response = self._get_with_retries(path, params, token)
         if not 200 <= response.status_code < 300:
-            raise self._api_error(response, path)
+            raise self._api_error(response, path, params)
         try:
             return response.json()
         except ValueError:
@@ -399,7 +400,9 @@ class SigmaClient:
 
         return before_sleep
 
-    def _api_error(self, response: requests.Response, path: str) -> SigmaAPIError:
+    def _api_error(
+        self, response: requests.Response, path: str, params: Mapping[str, Any] | None = None
+    ) -> SigmaAPIError:
         status = response.status_code
         code, message, request_id = _error_fields(response)
         text = f"Sigma API GET {path} failed with HTTP {status}"
@@ -411,10 +414,7 @@ class SigmaClient:
         if status == 401:
             text += f". A freshly issued token was rejected too. {self._hint()}"
         elif status == 403:
-            text += (
-                ". The credentials' owner is not allowed to do this (skipPermissionCheck needs an "
-                "Admin account type; workspaces need the owner to be a member)."
-            )
+            text += f". {forbidden_hint(path, params)}"
         return SigmaAPIError(text, status=status, path=path, code=code, request_id=request_id)
 
     def _hint(self) -> str:

@@ -10,6 +10,7 @@ pages and elements; failures scoped to one workbook skip its elements (its row i
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -31,7 +32,9 @@ from airflow_sigma.catalog.rows import (
     ElementRow,
     MemberRow,
     WorkbookRow,
+    is_personal_space,
     member_row,
+    owner_of,
     workbook_row,
 )
 
@@ -144,7 +147,7 @@ class _Discovery:
                 rows, listed = self._list_all_workbooks(admin_listing=False)
         else:
             rows, listed = self._list_all_workbooks(admin_listing=False)
-        members = _result(members_future, "members")
+        members = self._with_member_flags(_result(members_future, "members"))
         visible_workspaces = _workspace_names(workspaces_future)
         emails = {m.member_id: m.email for m in members if m.email}
         workbooks = [row._replace(owner_email=emails.get(row.owner_id or "")) for row in rows]
@@ -160,7 +163,11 @@ class _Discovery:
         return _TopLevel(workbooks, listed, members, admin, visible_workspaces)
 
     def _list_all_workbooks(self, *, admin_listing: bool) -> tuple[list[WorkbookRow], int]:
-        """Run the non-archived (and archived) listings side by side; raise a 403 as is."""
+        """Run the non-archived (and archived) listings side by side; raise a 403 as is.
+
+        Entries without ``ownerId`` take their owner from ``createdBy`` (else ``updatedBy``): counted
+        and logged.
+        """
         flags = (False, True) if self.options.include_archived else (False,)
         futures = [self._submit(self._list_workbooks, admin_listing, archived) for archived in flags]
         wait(futures)
@@ -172,9 +179,11 @@ class _Discovery:
         listed = 0
         seen: set[str] = set()
         duplicates = 0
+        fallbacks: Counter[str] = Counter()
         for future in futures:
-            part, count = _result(future, "workbooks")
+            part, count, owners = _result(future, "workbooks")
             listed += count
+            fallbacks.update(owners)
             for row in part:
                 if row.workbook_id in seen:
                     duplicates += 1
@@ -183,9 +192,17 @@ class _Discovery:
                 rows.append(row)
         if duplicates:
             log.warning("Sigma listed %d workbooks more than once; each is kept once", duplicates)
+        if fallbacks:
+            log.warning(
+                "%d workbooks have no ownerId in Sigma's answer: owner_id taken from %s",
+                sum(fallbacks.values()),
+                ", ".join(f"{field} for {count}" for field, count in sorted(fallbacks.items())),
+            )
         return rows, listed
 
-    def _list_workbooks(self, admin_listing: bool, archived: bool) -> tuple[list[WorkbookRow], int]:
+    def _list_workbooks(
+        self, admin_listing: bool, archived: bool
+    ) -> tuple[list[WorkbookRow], int, Counter[str]]:
         entries = self.client.list_workbooks(
             skip_permission_check=admin_listing,
             exclude_explorations=admin_listing,
@@ -194,12 +211,16 @@ class _Discovery:
         )
         rows: list[WorkbookRow] = []
         listed = 0
+        owners: Counter[str] = Counter()
         for entry in entries:
             listed += 1
             row = workbook_row(entry, listed_archived=archived, emails={})
             if self._wanted(row):
                 rows.append(row)
-        return rows, listed
+                owner_field = owner_of(entry)[1]
+                if owner_field != "ownerId":
+                    owners[owner_field or "nothing (owner_id NULL)"] += 1
+        return rows, listed, owners
 
     def _wanted(self, row: WorkbookRow) -> bool:
         if row.is_archived and not self.options.include_archived:
@@ -218,6 +239,40 @@ class _Discovery:
             rows.setdefault(row.member_id, row)
         return list(rows.values())
 
+    def _with_member_flags(self, members: list[MemberRow]) -> list[MemberRow]:
+        """Fill in ``is_archived``/``is_inactive`` when Sigma's entries lack them.
+
+        Each flag is derived from the listing that leaves those members out: a member missing from
+        ``includeArchived=false&includeInactive=true`` is archived; one missing from
+        ``includeArchived=true&includeInactive=false`` is inactive. Two more listings, only when needed.
+        """
+        lacking = sum(1 for m in members if m.is_archived is None or m.is_inactive is None)
+        if not lacking:
+            return members
+        unarchived = self._submit(self._member_ids, False, True)
+        active = self._submit(self._member_ids, True, False)
+        not_archived, not_inactive = _result(unarchived, "members"), _result(active, "members")
+        log.warning(
+            "%d of %d Sigma members have no isArchived/isInactive flags: derived from the listings "
+            "without archived members (%d listed) and without inactive members (%d listed)",
+            lacking, len(members), len(not_archived), len(not_inactive),
+        )  # fmt: skip
+        return [
+            m._replace(
+                is_archived=m.member_id not in not_archived if m.is_archived is None else m.is_archived,
+                is_inactive=m.member_id not in not_inactive if m.is_inactive is None else m.is_inactive,
+            )
+            for m in members
+        ]
+
+    def _member_ids(self, include_archived: bool, include_inactive: bool) -> set[str]:
+        entries = self.client.list_members(
+            include_archived=include_archived,
+            include_inactive=include_inactive,
+            page_size=self.options.page_size,
+        )
+        return {member_row(entry).member_id for entry in entries}
+
     def _list_workspaces(self) -> list[str]:
         return [str(ws.get("name")) for ws in self.client.list_workspaces(page_size=self.options.page_size)]
 
@@ -235,9 +290,11 @@ class _Discovery:
         if not names:
             return
         used = {wb.workspace.casefold() for wb in workbooks if wb.workspace and not wb.is_personal}
+        if visible is not None:
+            visible = [name for name in visible if not is_personal_space(name)]
         visible_folded = {name.casefold() for name in visible} if visible is not None else None
         for name in names:
-            if name.casefold() == "my documents" or name.casefold() in used:
+            if is_personal_space(name) or name.casefold() in used:
                 continue
             if visible_folded is not None and name.casefold() not in visible_folded:
                 log.warning(

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any, Literal
 
 from airflow_sigma.api.pagination import MAX_PAGE_SIZE
-from airflow_sigma.catalog.rows import MY_DOCUMENTS, ElementRow, MemberRow, WorkbookRow
+from airflow_sigma.catalog.rows import ElementRow, MemberRow, WorkbookRow, is_personal_space
 
 PersonalScope = Literal["all", "own", "none"]
 SUMMARY_SKIPPED_LIMIT = 20
@@ -53,7 +53,7 @@ class CatalogOptions:
             names = tuple(dict.fromkeys(name.strip() for name in self.workspaces if name and name.strip()))
             object.__setattr__(self, "workspaces", names or None)
         if self.workspaces and not self.include_personal:
-            personal = [n for n in self.workspaces if n.casefold() == MY_DOCUMENTS.casefold()]
+            personal = [n for n in self.workspaces if is_personal_space(n)]
             if personal:
                 raise ValueError(
                     f"workspaces names {personal[0]!r}, which is personal content: set include_personal=True "

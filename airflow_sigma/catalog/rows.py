@@ -14,6 +14,8 @@ from typing import Any, NamedTuple
 log = logging.getLogger(__name__)
 
 MY_DOCUMENTS = "My Documents"
+PERSONAL_SPACE_NAMES: frozenset[str] = frozenset({"my documents", "user folder"})
+"""The personal space's names, case-folded: paths say "My Documents"; some tenants list "User Folder"."""
 
 
 class CatalogDataError(ValueError):
@@ -36,6 +38,8 @@ class WorkbookRow(NamedTuple):
     updated_at: datetime | None
     latest_version: int | None
     is_archived: bool
+    created_by: str | None
+    updated_by: str | None
 
 
 class ElementRow(NamedTuple):
@@ -75,16 +79,40 @@ def workspace_of(path: str | None) -> tuple[str | None, bool]:
     """The workspace a workbook lives in (first segment of its ``path``) and whether it is personal.
 
     Personal content has a path starting with "My Documents" (matched case-insensitively: some
-    tools spell it "My documents").
+    tools spell it "My documents"), or with "User Folder", the name some tenants list it under.
 
     :param path: the workbook's ``path`` from the API, e.g. ``"Finance/Folder 1"``.
     """
     if not path:
         return None, False
     first = path.strip().strip("/").split("/", 1)[0].strip()
-    if first.casefold() == MY_DOCUMENTS.casefold():
+    if is_personal_space(first):
         return MY_DOCUMENTS, True
     return first or None, False
+
+
+def is_personal_space(name: str | None) -> bool:
+    """Whether a workspace name (or a path's first segment) is the personal space.
+
+    :param name: e.g. ``"My Documents"``, ``"User Folder"`` or ``"Finance"``.
+    """
+    return name is not None and name.strip().casefold() in PERSONAL_SPACE_NAMES
+
+
+def owner_of(entry: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The owner of a workbook or data model entry, and which field it came from.
+
+    Some organisations' entries have no ``ownerId``: the owner is then the creator (``createdBy``),
+    else the last editor (``updatedBy``).
+
+    :param entry: the API entry.
+    :return: ``(member id, field name)``, or ``(None, None)`` when none of the fields is set.
+    """
+    for field in ("ownerId", "createdBy", "updatedBy"):
+        value = _text(entry.get(field))
+        if value:
+            return value, field
+    return None, None
 
 
 def workbook_row(
@@ -100,7 +128,7 @@ def workbook_row(
     workbook_id = _required_id(entry, "workbookId", "workbook")
     path = _text(entry.get("path"))
     workspace, personal = workspace_of(path)
-    owner_id = _text(entry.get("ownerId"))
+    owner_id, _ = owner_of(entry)
     archived = _flag(entry.get("isArchived"))
     return WorkbookRow(
         workbook_id=workbook_id,
@@ -116,6 +144,8 @@ def workbook_row(
         updated_at=_timestamp(entry.get("updatedAt"), f"workbook {workbook_id} updatedAt"),
         latest_version=_integer(entry.get("latestVersion"), f"workbook {workbook_id} latestVersion"),
         is_archived=listed_archived if archived is None else archived,
+        created_by=_text(entry.get("createdBy")),
+        updated_by=_text(entry.get("updatedBy")),
     )
 
 

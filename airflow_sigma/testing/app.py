@@ -11,6 +11,11 @@ Response shapes follow reference/sigma-api.md §1-4. Choices where Sigma's behav
   ignored (``"ignore"``);
 * page tokens are opaque, non-numeric strings containing ``+``, ``/`` and ``=``, so a client that does not
   pass them back verbatim and URL-encoded gets 400.
+
+Variants seen in real organisations' recorded answers are switches (off by default): workbooks without
+``ownerId`` (``omit_owner_ids``), members without ``isArchived``/``isInactive`` (``member_flags=False``),
+the personal space listed as a workspace called "User Folder" (``personal_space_name``) and error answers
+with an empty ``{}`` body (``empty_error_bodies``).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-from airflow_sigma.testing.org import Org
+from airflow_sigma.testing.org import Member, Org, Workbook
 
 DROP = object()
 """Returned by :meth:`SigmaApp.handle` when the connection must be closed without a response."""
@@ -59,6 +64,13 @@ class ServerOptions:
     :param has_more_as_string: send ``hasMore`` as ``"true"``/``"false"`` strings.
     :param repeat_page_token: every non-last page returns the same ``nextPage`` (a broken server).
     :param default_page_size: page size when ``limit`` is absent on always-paginated endpoints.
+    :param omit_owner_ids: every second workbook (in the organisation's order) has no ``ownerId``, only
+        ``createdBy``/``updatedBy``.
+    :param member_flags: member entries carry ``isArchived``/``isInactive``; False leaves both out (the
+        ``includeArchived``/``includeInactive`` filters still apply).
+    :param personal_space_name: list the personal space as a workspace of this name (e.g. "User Folder")
+        in ``/v2/workspaces``, while paths keep saying "My Documents".
+    :param empty_error_bodies: every error answer's body is ``{}`` (no code, message or request id).
     """
 
     admin: bool = True
@@ -74,6 +86,10 @@ class ServerOptions:
     has_more_as_string: bool = False
     repeat_page_token: bool = False
     default_page_size: int = 50
+    omit_owner_ids: bool = False
+    member_flags: bool = True
+    personal_space_name: str | None = None
+    empty_error_bodies: bool = False
 
 
 @dataclass(frozen=True)
@@ -270,6 +286,8 @@ class SigmaApp:
             if self.options.latency > 0:
                 time.sleep(self.options.latency)
             result = self._dispatch(request, route, args)
+            if self.options.empty_error_bodies and isinstance(result, Response) and result.status >= 400:
+                result = replace(result, body={})
             return result
         finally:
             status = result.status if isinstance(result, Response) and not result.truncated else None
@@ -413,7 +431,16 @@ class SigmaApp:
             exclude_explorations=_flag(request.query, "excludeExplorations"),
             is_archived=_flag(request.query, "isArchived"),
         )
+        if self.options.omit_owner_ids:
+            return self._page([self._without_owner(wb) for wb in listed], request, envelope="full")
         return self._page(listed, request, envelope="full")
+
+    def _without_owner(self, workbook: Workbook) -> Workbook | dict[str, Any]:
+        if self.org.workbook_index[workbook.workbook_id] % 2 == 0:
+            return workbook
+        entry = workbook.to_api()
+        del entry["ownerId"]
+        return entry
 
     def _accessible(self, workbook_id: str) -> Response | None:
         workbook = self.org.workbook_by_id.get(workbook_id)
@@ -425,7 +452,7 @@ class SigmaApp:
 
     def _workbook(self, request: Request, workbook_id: str) -> Response:
         problem = self._accessible(workbook_id)
-        return problem or Response(200, self.org.workbook_by_id[workbook_id].to_api())
+        return problem or Response(200, _render(self._without_owner(self.org.workbook_by_id[workbook_id])))
 
     def _pages(self, request: Request, workbook_id: str) -> Response:
         problem = self._accessible(workbook_id)
@@ -442,14 +469,20 @@ class SigmaApp:
             return _error(404, "not_found", f"Page {page_id} not found in workbook {workbook_id}")
         return self._page(elements, request, envelope="total")
 
-    def _workspaces(self, request: Request) -> Response:
+    def _listed_workspaces(self) -> list[dict[str, Any]]:
         listed = [ws.to_api() for ws in self.org.visible_workspaces(admin=self.options.admin)]
+        if self.options.personal_space_name:
+            listed.append(self.org.personal_space(self.options.personal_space_name))
+        return listed
+
+    def _workspaces(self, request: Request) -> Response:
+        listed = self._listed_workspaces()
         if "limit" not in request.query:
             return Response(200, listed)  # legacy bare array (reference/sigma-api.md §3.1)
         return self._page(listed, request, envelope="basic")
 
     def _workspaces_v21(self, request: Request) -> Response:
-        listed = [ws.to_api() for ws in self.org.visible_workspaces(admin=self.options.admin)]
+        listed = self._listed_workspaces()
         return self._page(listed, request, envelope="full")
 
     def _listed_members(self, request: Request) -> list[dict[str, Any]]:
@@ -458,7 +491,13 @@ class SigmaApp:
             include_inactive=_flag(request.query, "includeInactive"),
         )
         search = request.query.get("search", "").lower()
-        return [m.to_api() for m in members if search in m.email.lower()]
+        return [self._member_entry(m) for m in members if search in m.email.lower()]
+
+    def _member_entry(self, member: Member) -> dict[str, Any]:
+        entry = member.to_api()
+        if not self.options.member_flags:
+            del entry["isArchived"], entry["isInactive"]
+        return entry
 
     def _members(self, request: Request) -> Response:
         listed = self._listed_members(request)
@@ -473,7 +512,7 @@ class SigmaApp:
         member = next((m for m in self.org.members if m.member_id == member_id), None)
         if member is None:
             return _error(404, "not_found", f"Member {member_id} not found")
-        return Response(200, member.to_api())
+        return Response(200, self._member_entry(member))
 
     def _account_types(self, request: Request) -> Response:
         return self._page(list(self.org.account_types), request, envelope="token")

@@ -252,6 +252,29 @@ class Org:
     def workbook_by_id(self) -> dict[str, Workbook]:
         return {wb.workbook_id: wb for wb in self.workbooks}
 
+    @cached_property
+    def workbook_index(self) -> dict[str, int]:
+        return {wb.workbook_id: index for index, wb in enumerate(self.workbooks)}
+
+    def personal_space(self, name: str) -> dict[str, Any]:
+        """The personal space as some tenants list it among workspaces (e.g. "User Folder").
+
+        :param name: the name it is listed under.
+        """
+        caller = self.caller
+        return {
+            "workspaceId": caller.home_folder_id,
+            "name": name,
+            "createdBy": caller.member_id,
+            "updatedBy": caller.member_id,
+            "createdAt": caller.created_at,
+            "updatedAt": caller.updated_at,
+        }
+
+    def member_flags(self) -> dict[str, tuple[bool, bool]]:
+        """member id -> (is_archived, is_inactive): the truth behind the listings' filters."""
+        return {m.member_id: (m.is_archived, m.is_inactive) for m in self.members}
+
     @property
     def personal_workbooks(self) -> list[Workbook]:
         return [wb for wb in self.workbooks if wb.is_personal and not wb.is_exploration]

@@ -118,12 +118,19 @@ WORKBOOKS = Table(
         Column("workspace", "text", "Workspace the workbook lives in; 'My Documents' for personal content."),
         Column("is_personal", "boolean", "True when the workbook is in a user's personal 'My Documents'."),
         Column("url", "text", "Link that opens the workbook in Sigma."),
-        Column("owner_id", "text", "Member id of the workbook's owner (`ownerId`)."),
+        Column(
+            "owner_id",
+            "text",
+            "Member id of the workbook's owner (`ownerId`); when Sigma's entry has none, its creator "
+            "(`createdBy`), else its last editor (`updatedBy`).",
+        ),
         Column("owner_email", "text", "Email of the owner, from the members list; NULL when unknown."),
         Column("created_at", "timestamp", "When the workbook was created (UTC)."),
         Column("updated_at", "timestamp", "When the workbook was last updated (UTC)."),
         Column("latest_version", "integer", "Latest saved version number of the workbook."),
         Column("is_archived", "boolean", "True when the workbook is archived (in the trash)."),
+        Column("created_by", "text", "Member id of the workbook's creator (`createdBy`)."),
+        Column("updated_by", "text", "Member id of the workbook's last editor (`updatedBy`)."),
     ),
 )
 
@@ -157,8 +164,17 @@ MEMBERS = Table(
         Column("first_name", "text", "First name."),
         Column("last_name", "text", "Last name."),
         Column("member_type", "text", "Account type of the member (e.g. 'admin', 'Creator', 'Viewer')."),
-        Column("is_archived", "boolean", "True when the member is archived (deactivated and removed)."),
-        Column("is_inactive", "boolean", "True when the member is inactive (cannot sign in)."),
+        Column(
+            "is_archived",
+            "boolean",
+            "True when the member is archived (deactivated and removed). When Sigma's entries lack the "
+            "flag, it is derived from the listings that leave archived members out.",
+        ),
+        Column(
+            "is_inactive",
+            "boolean",
+            "True when the member is inactive (cannot sign in); derived like is_archived when absent.",
+        ),
     ),
 )
 

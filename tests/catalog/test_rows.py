@@ -36,6 +36,8 @@ WORKBOOK = {
         ("My Documents/Drafts", ("My Documents", True)),
         ("My documents/Drafts", ("My Documents", True)),
         ("My Documents Archive/x", ("My Documents Archive", False)),
+        ("User Folder", ("My Documents", True)),
+        ("User Folders/x", ("User Folders", False)),
         ("", (None, False)),
         (None, (None, False)),
     ],
@@ -65,6 +67,8 @@ def test_workbook_row_maps_every_field():
         updated_at=datetime(2024, 9, 12, 22, 20, 39, 848000, tzinfo=timezone.utc),
         latest_version=5,
         is_archived=False,
+        created_by="owner1",
+        updated_by="owner1",
     )
 
 

@@ -36,6 +36,8 @@ def workbook(n: int, **changes) -> WorkbookRow:
         updated_at=None,
         latest_version=n,
         is_archived=n == 4,
+        created_by="m1",
+        updated_by=None,
     )
     return row._replace(**changes)
 
