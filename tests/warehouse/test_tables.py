@@ -39,7 +39,8 @@ def test_public_column_lists() -> None:
     by_name = {table.base_name: table.column_names for table in ALL_TABLES}
     assert by_name["workbooks"] == (
         "snapshot_date", "workbook_id", "workbook_url_id", "name", "path", "workspace", "is_personal", "url",
-        "owner_id", "owner_email", "created_at", "updated_at", "latest_version", "is_archived",
+        "owner_id", "owner_email", "created_at", "updated_at", "latest_version", "is_archived", "created_by",
+        "updated_by",
     )  # fmt: skip
     assert by_name["usage"][:4] == ("as_of", "resource_type", "workbook_id", "workbook_url_id")
     assert by_name["audit_events"][-2:] == ("attributes", "source_uri")
