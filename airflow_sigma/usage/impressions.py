@@ -27,7 +27,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from airflow_sigma.events.stats import FileStats
 from airflow_sigma.loading.settings import TaskLog, check_positive_int
-from airflow_sigma.loading.sql import ensure_index, insert_sums_sql
+from airflow_sigma.loading.sql import ensure_index
 from airflow_sigma.warehouse import IMPRESSION_EVENTS, IMPRESSIONS_DAILY, Table, Transaction
 
 if TYPE_CHECKING:
@@ -162,5 +162,5 @@ def rebuild_daily(tx: Transaction, days: Sequence[date]) -> None:
     keys = ["day", "workbook_url_id", "element_id", "user_email"]
     source = f"{tx.table_name(IMPRESSION_EVENTS)} WHERE {clause}"
     tx.execute(
-        insert_sums_sql(tx.dialect, tx.table_name(IMPRESSIONS_DAILY), keys, "impressions", source), params
+        tx.dialect.insert_sums_sql(tx.table_name(IMPRESSIONS_DAILY), keys, "impressions", source), params
     )

@@ -26,7 +26,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from airflow_sigma.loading.settings import TaskLog, check_positive_int
-from airflow_sigma.loading.sql import days_between, from_text, start_of_day
 from airflow_sigma.storage.window import as_utc
 from airflow_sigma.warehouse import (
     IMPRESSIONS_DAILY,
@@ -196,10 +195,10 @@ class _UsageQueries:
     def insert_rows(self) -> None:
         """Insert the four kinds of rows: discovered and undiscovered workbooks and elements."""
         tx, p, d = self.tx, self.p, self.tx.dialect
-        as_of = from_text(d, p, "date")
+        as_of = d.from_text(p, "date")
         last = "{alias}.last_day"
         tail = (
-            f"{start_of_day(d, last)}, {days_between(d, as_of, last)}, "
+            f"{d.start_of_day(last)}, {d.days_between(as_of, last)}, "
             f"CASE WHEN COALESCE({{alias}}.iused, 0) >= {p} THEN TRUE ELSE FALSE END"
         )
         counts = "COALESCE(r.i7, 0), COALESCE(r.i14, 0), COALESCE(r.i30, 0), COALESCE(r.i60, 0)"

@@ -362,7 +362,7 @@ def test_gcs_exports(
 
 
 def test_dialect_specific_sql() -> None:
-    from airflow_sigma.loading.sql import days_between, from_text, loose_text, loose_value, start_of_day
+    from airflow_sigma.loading.sql import loose_text, loose_value
     from airflow_sigma.warehouse import BigQueryDialect, Dialect, SnowflakeDialect
 
     sqlite, postgres, snowflake, bigquery = (
@@ -371,17 +371,17 @@ def test_dialect_specific_sql() -> None:
         SnowflakeDialect(),
         BigQueryDialect(),
     )
-    assert from_text(sqlite, "x", "timestamp") == "x"
-    assert from_text(postgres, "x", "timestamp") == "CAST(x AS TIMESTAMPTZ)"
-    assert from_text(snowflake, "x", "json") == "PARSE_JSON(x)"
-    assert from_text(bigquery, "x", "date") == "CAST(x AS DATE)"
-    assert from_text(Dialect(), "x", "text") == "x"
-    assert days_between(sqlite, "a", "b") == "CAST(julianday(a) - julianday(b) AS INTEGER)"
-    assert days_between(snowflake, "a", "b") == "DATEDIFF(day, b, a)"
-    assert days_between(bigquery, "a", "b") == "DATE_DIFF(a, b, DAY)"
-    assert days_between(postgres, "a", "b") == "(a - b)"
-    assert start_of_day(bigquery, "d") == "TIMESTAMP(d)"
-    assert start_of_day(sqlite, "d") == "(d || 'T00:00:00.000000Z')"
+    assert sqlite.from_text("x", "timestamp") == "x"
+    assert postgres.from_text("x", "timestamp") == "CAST(x AS TIMESTAMPTZ)"
+    assert snowflake.from_text("x", "json") == "PARSE_JSON(x)"
+    assert bigquery.from_text("x", "date") == "CAST(x AS DATE)"
+    assert Dialect().from_text("x", "text") == "x"
+    assert sqlite.days_between("a", "b") == "CAST(julianday(a) - julianday(b) AS INTEGER)"
+    assert snowflake.days_between("a", "b") == "DATEDIFF(day, b, a)"
+    assert bigquery.days_between("a", "b") == "DATE_DIFF(a, b, DAY)"
+    assert postgres.days_between("a", "b") == "(a - b)"
+    assert bigquery.start_of_day("d") == "TIMESTAMP(d)"
+    assert sqlite.start_of_day("d") == "(d || 'T00:00:00.000000Z')"
     assert loose_value(" Log_In ") == "login"
     with sqlite3.connect(":memory:") as connection:
         assert connection.execute(f"SELECT {loose_text(repr(' Log_In-x '))}").fetchone() == ("loginx",)
