@@ -1,9 +1,11 @@
 """A thread-safe client for Sigma's REST API (no Airflow imports).
 
-One ``requests.Session`` with a connection pool of ``pool_size`` serves every thread. The access token
-is cached until shortly before it expires; one lock makes concurrent callers share a single token
-request. GETs are retried with backoff on 429/502/503/504 and connection errors; the token POST is
-retried only on 429 (the server said it did nothing).
+One :class:`~airflow_sigma.api.transport.Transport` (a ``requests`` session with a connection pool of
+``pool_size``) serves every thread; it follows no redirect, gives each attempt a wall-clock deadline and
+caps response sizes. The access token is cached until shortly before it expires; one lock makes
+concurrent callers share a single token request. GETs are retried with backoff on 429/502/503/504,
+connection errors and attempt deadlines; the token POST is retried only on 429 (the server said it did
+nothing). One call, token request included, stays within ``retry_budget``.
 """
 
 from __future__ import annotations
@@ -15,12 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import requests
-from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState
 
-from airflow_sigma import __version__
-from airflow_sigma.api.auth import TOKEN_PATH, TokenSource, json_or_none
+from airflow_sigma.api.auth import TOKEN_PATH, TokenSource
 from airflow_sigma.api.errors import (
     SigmaAPIError,
     SigmaAuthError,
@@ -30,12 +29,13 @@ from airflow_sigma.api.errors import (
 )
 from airflow_sigma.api.hints import forbidden_hint
 from airflow_sigma.api.pagination import MAX_PAGE_SIZE, Scheme, iter_entries
+from airflow_sigma.api.redact import Redactor
 from airflow_sigma.api.regions import (
     CLOUD_HOSTS,
+    HostAdvice,
     check_host_allowed,
     cloud_key_for,
     normalize_base_url,
-    wrong_host_hint,
 )
 from airflow_sigma.api.retry import (
     CONNECTION_ERRORS,
@@ -46,6 +46,13 @@ from airflow_sigma.api.retry import (
     is_transient,
 )
 from airflow_sigma.api.settings import SigmaSettings
+from airflow_sigma.api.transport import (
+    DEFAULT_ATTEMPT_DEADLINE,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    Reply,
+    Transport,
+    no_answer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +96,15 @@ class SigmaClient:
     :param client_secret: OAuth client secret.
     :param cloud: the cloud key ``base_url`` came from, used in error messages (found when omitted).
     :param allow_custom_host: allow a host outside ``https://*.sigmacomputing.com`` (proxy, test server).
-    :param timeout: seconds for connecting and for reading each response.
+    :param timeout: seconds for connecting and for each read from the socket.
+    :param attempt_deadline: wall-clock seconds one attempt (request and whole answer) may take, however
+        slowly the server sends.
+    :param max_response_bytes: largest answer accepted (default 64 MiB); a larger one fails the call.
     :param max_retries: retries of a GET after its first attempt.
     :param backoff_initial: first backoff in seconds (doubles each retry, plus jitter).
     :param backoff_max: ceiling of one backoff in seconds.
     :param retry_after_max: ceiling applied to a server's ``Retry-After`` in seconds.
-    :param retry_budget: total seconds one call may spend on attempts.
+    :param retry_budget: total seconds one call may take, token request, attempts and waits included.
     :param pool_size: HTTP connections kept per host; size it to the number of threads sharing the client.
     :param on_token: called with each new access token (the hook registers it with the secret masker).
     :param token_refresh_margin: seconds before ``expires_in`` at which a new token is requested.
@@ -110,6 +120,8 @@ class SigmaClient:
         cloud: str | None = None,
         allow_custom_host: bool = False,
         timeout: float = 30.0,
+        attempt_deadline: float = DEFAULT_ATTEMPT_DEADLINE,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_retries: int = 5,
         backoff_initial: float = 1.0,
         backoff_max: float = 30.0,
@@ -128,6 +140,8 @@ class SigmaClient:
         self.cloud = cloud or cloud_key_for(self.base_url, known_hosts=self._known_hosts)
         self.client_id = client_id
         self.timeout = timeout
+        self._advice = HostAdvice(self.base_url, self.cloud, self._known_hosts)
+        self._redact = Redactor(client_secret)
         self.retry_policy = RetryPolicy(
             max_retries=max_retries,
             backoff_initial=backoff_initial,
@@ -136,21 +150,21 @@ class SigmaClient:
             budget=retry_budget,
         )
         self._counters = _Counters()
-        self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
-        self._session.headers.update(
-            {"Accept": "application/json", "User-Agent": f"airflow-provider-sigma/{__version__}"}
+        self._transport = Transport(
+            self.base_url,
+            timeout=timeout,
+            attempt_deadline=attempt_deadline,
+            max_response_bytes=max_response_bytes,
+            pool_size=pool_size,
+            redact=self._redact,
         )
         self._tokens = TokenSource(
-            self._session,
-            self.base_url,
+            self._transport,
             client_id,
             client_secret,
-            timeout=timeout,
+            redact=self._redact,
             retry_policy=self.retry_policy,
-            hint=self._hint,
+            advice=self._advice,
             on_token=on_token,
             on_request=lambda: self._counters.add(requests=1, token_requests=1),
             before_sleep=self._before_sleep("POST", TOKEN_PATH),
@@ -215,7 +229,7 @@ class SigmaClient:
 
     def close(self) -> None:
         """Release pooled connections."""
-        self._session.close()
+        self._transport.close()
 
     def __enter__(self) -> SigmaClient:
         return self
@@ -225,6 +239,13 @@ class SigmaClient:
 
     def __repr__(self) -> str:
         return f"SigmaClient(base_url={self.base_url!r}, client_id={self.client_id!r}, cloud={self.cloud!r})"
+
+    def redact(self, value: object) -> str:
+        """``value`` as text with this client's secret and tokens blanked out, for messages.
+
+        :param value: anything that may hold server-supplied text.
+        """
+        return self._redact(value)
 
     @property
     def stats(self) -> ClientStats:
@@ -336,51 +357,62 @@ class SigmaClient:
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET an API path and return its parsed JSON; retries transient failures, re-authenticates once.
 
+        The whole call (token request, attempts, waits, the replay after a 401) ends within the retry
+        budget.
+
         :param path: API path, e.g. ``/v2/whoami``.
         :param params: query parameters.
         """
         path = _normalize_path(path)
-        token = self._tokens.get()
-        response = self._get_with_retries(path, params, token)
+        until = self.retry_policy.deadline()
+        token = self._tokens.get(until=until)
+        response = self._get_with_retries(path, params, token, until)
         if response.status_code == 401:
             self._counters.add(reauthentications=1)
             log.info("Sigma API GET %s answered 401: requesting a new token and retrying once", path)
-            token = self._tokens.get(stale=token)
-            response = self._get_with_retries(path, params, token)
+            token = self._tokens.get(stale=token, until=until)
+            response = self._get_with_retries(path, params, token, until)
         if not 200 <= response.status_code < 300:
             raise self._api_error(response, path, params)
         try:
             return response.json()
         except ValueError:
+            content_type = self._redact(response.headers.get("Content-Type")) or "no content type"
             raise SigmaAPIError(
                 f"Sigma API GET {path} at {self.base_url} answered HTTP {response.status_code} "
-                f"with a body that is not JSON ({response.headers.get('Content-Type', 'no content type')}).",
+                f"with a body that is not JSON ({content_type}).",
                 status=response.status_code,
                 path=path,
             ) from None
 
     # -- internals ------------------------------------------------------------------------------------
 
-    def _get_with_retries(self, path: str, params: Mapping[str, Any] | None, token: str) -> requests.Response:
-        url = f"{self.base_url}{path}"
+    def _get_with_retries(
+        self, path: str, params: Mapping[str, Any] | None, token: str, until: float
+    ) -> Reply:
         headers = {"Authorization": f"Bearer {token}"}
+        attempts = 0
 
-        def attempt() -> requests.Response:
+        def attempt() -> Reply:
+            nonlocal attempts
+            attempts += 1
             self._counters.add(requests=1)
-            response = self._session.get(url, params=params, headers=headers, timeout=self.timeout)
+            response = self._transport.send("GET", path, params=params, headers=headers, until=until)
             log.debug("Sigma API GET %s -> HTTP %s", path, response.status_code)
             if response.status_code in RETRY_STATUSES:
                 raise TransientStatus(response)
             return response
 
         try:
-            return self.retry_policy.retrying(is_transient, self._before_sleep("GET", path))(attempt)
+            return self.retry_policy.retrying(is_transient, self._before_sleep("GET", path), until=until)(
+                attempt
+            )
         except TransientStatus as exc:
             return exc.response
         except CONNECTION_ERRORS as exc:
             raise SigmaConnectionError(
-                f"Sigma API GET {path} at {self.base_url} got no response after "
-                f"{self.retry_policy.max_retries + 1} attempts at most ({type(exc).__name__}).",
+                f"Sigma API GET {path} at {self.base_url} got no response after {attempts} "
+                f"attempt{'s' if attempts > 1 else ''} ({no_answer(exc)}). {self._advice.unreachable(exc)}",
                 path=path,
             ) from None
 
@@ -401,37 +433,33 @@ class SigmaClient:
         return before_sleep
 
     def _api_error(
-        self, response: requests.Response, path: str, params: Mapping[str, Any] | None = None
+        self, response: Reply, path: str, params: Mapping[str, Any] | None = None
     ) -> SigmaAPIError:
         status = response.status_code
-        code, message, request_id = _error_fields(response)
+        code, message, request_id = _error_fields(response, self._redact)
         text = f"Sigma API GET {path} failed with HTTP {status}"
         if code:
             text += f" ({code})"
         if message:
-            text += f": {self._tokens.scrub(message)}"
+            text += f": {message}"
         text += f" [host {self.base_url}" + (f", request id {request_id}]" if request_id else "]")
         if status == 401:
-            text += f". A freshly issued token was rejected too. {self._hint()}"
+            text += f". A freshly issued token was rejected too. {self._advice.rejected()}"
         elif status == 403:
             text += f". {forbidden_hint(path, params)}"
         return SigmaAPIError(text, status=status, path=path, code=code, request_id=request_id)
 
-    def _hint(self) -> str:
-        return wrong_host_hint(self.base_url, self.cloud, known_hosts=self._known_hosts)
 
-
-def _error_fields(response: requests.Response) -> tuple[str | None, str | None, str | None]:
-    body = json_or_none(response)
+def _error_fields(response: Reply, redact: Redactor) -> tuple[str | None, str | None, str | None]:
+    """``code``, ``message`` and request id of an error answer, each redacted (any may echo secrets)."""
+    body = response.json_or_none()
     body = body if isinstance(body, dict) else {}
-    code = body.get("code")
-    message = body.get("message")
     request_id = body.get("requestId") or response.headers.get("x-request-id")
-    return (
-        str(code) if code is not None else None,
-        str(message) if message is not None else None,
-        str(request_id) if request_id else None,
-    )
+
+    def clean(value: object) -> str | None:
+        return redact(value) or None
+
+    return clean(body.get("code")), clean(body.get("message")), clean(request_id)
 
 
 def _flag(value: bool) -> str:

@@ -59,5 +59,11 @@ class SigmaConnectionError(SigmaAPIError):
     """No HTTP response could be obtained (connection refused, reset or timed out) after retries."""
 
 
+class SigmaResponseError(SigmaAPIError):
+    """Sigma's answer cannot be used and is not retried: a redirect (never followed), a body above the
+    size limit, or JSON nested too deeply to parse."""
+
+
 class SigmaPaginationError(SigmaAPIError):
-    """A list endpoint answered in a way that cannot be paginated safely (repeated token, bad shape)."""
+    """A list endpoint answered in a way that cannot be paginated safely (repeated token, bad shape,
+    empty pages that keep pointing to a next page)."""

@@ -18,6 +18,9 @@ from airflow_sigma.api.errors import SigmaPaginationError
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_MAX_PAGES = 100_000
+# Empty pages that still point to a next page: Sigma can answer one when it filters a page's entries
+# (permissions), but a run of them is a server paginating nowhere.
+MAX_EMPTY_PAGES = 3
 
 Scheme = Literal["page", "token"]
 Fetch = Callable[[dict[str, Any]], Any]
@@ -44,6 +47,7 @@ def iter_entries(
     page_size: int = MAX_PAGE_SIZE,
     scheme: Scheme = "page",
     max_pages: int = DEFAULT_MAX_PAGES,
+    max_empty_pages: int = MAX_EMPTY_PAGES,
 ) -> Iterator[dict[str, Any]]:
     """Yield every entry of a list endpoint, following page tokens until they run out.
 
@@ -53,10 +57,12 @@ def iter_entries(
     :param page_size: sent as ``limit`` (scheme ``page``) or ``pageSize`` (scheme ``token``), 1..1000.
     :param scheme: which size parameter the endpoint expects; either token field is followed.
     :param max_pages: hard bound on the number of requests, so a broken server cannot loop forever.
+    :param max_empty_pages: stop after this many empty pages in a row that still point to a next page.
     """
     query: dict[str, Any] = dict(params or {})
     query[_SIZE_PARAM[scheme]] = check_page_size(page_size)
     seen: set[str] = set()
+    empty_run = 0
     for page_number in range(1, max_pages + 1):
         body = fetch(dict(query))
         if isinstance(body, list):
@@ -70,8 +76,15 @@ def iter_entries(
         token_param, token = next_token
         if token in seen:
             raise SigmaPaginationError(
-                f"Sigma returned page token {token!r} for {path} a second time (page {page_number}); "
+                f"Sigma returned the same page token for {path} a second time (page {page_number}); "
                 "stopping instead of looping forever.",
+                path=path,
+            )
+        empty_run = 0 if entries else empty_run + 1
+        if empty_run >= max_empty_pages:
+            raise SigmaPaginationError(
+                f"Sigma returned {empty_run} empty pages in a row for {path} that still point to a next "
+                f"page (page {page_number}); stopping instead of paginating through nothing.",
                 path=path,
             )
         seen.add(token)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+import requests
 
 from airflow_sigma.api.errors import SigmaConfigError
 
@@ -177,6 +180,67 @@ def wrong_host_hint(base_url: str, cloud: str | None, *, known_hosts: Mapping[st
         "region (Administration > Developer Access shows it). Other cloud keys to try: "
         f"{', '.join(others)}; or set the extra 'cloud' to 'auto'."
     )
+
+
+@dataclass(frozen=True)
+class HostAdvice:
+    """What to suggest when a host refuses the credentials or gives no usable answer.
+
+    Region keys help only on Sigma's own hosts (``*.sigmacomputing.com`` or a host of ``known_hosts``);
+    for a custom host (a proxy, a local server) the advice is about that host itself.
+
+    :param base_url: the host that was used.
+    :param cloud: the cloud key it came from, if any.
+    :param known_hosts: cloud key → host map (default :data:`CLOUD_HOSTS`).
+    """
+
+    base_url: str
+    cloud: str | None = None
+    known_hosts: Mapping[str, str] | None = None
+
+    @property
+    def is_sigma_host(self) -> bool:
+        """Whether the host is one of Sigma's (where another region's key may be the fix)."""
+        hostname = urlsplit(self.base_url).hostname or ""
+        if hostname == SIGMA_DOMAIN or hostname.endswith(f".{SIGMA_DOMAIN}"):
+            return True
+        return cloud_key_for(self.base_url, known_hosts=self.known_hosts) is not None
+
+    def rejected(self) -> str:
+        """The host answered but refused the credentials."""
+        if self.is_sigma_host:
+            return f"Check the client id and secret. {self._regions()}"
+        return (
+            f"Check the client id and secret: {self.base_url} is a custom host (allow_custom_host), so "
+            "they must be ones that server accepts."
+        )
+
+    def wrong_api_host(self) -> str:
+        """The host answered, but not like Sigma's API."""
+        if self.is_sigma_host:
+            return self._regions()
+        return f"Check that {self.base_url} is a Sigma-compatible API server."
+
+    def unreachable(self, exc: BaseException) -> str:
+        """No usable answer came from the host.
+
+        :param exc: the ``requests`` exception of the last attempt.
+        """
+        if self.is_sigma_host:
+            return self._regions()
+        netloc = urlsplit(self.base_url).netloc
+        if isinstance(exc, requests.exceptions.SSLError):
+            return (
+                f"The TLS handshake with {netloc} failed: if that server speaks plain HTTP, write the "
+                f"host with http:// (http://{netloc}; as a connection URI "
+                f"sigma://http://ID:SECRET@{netloc}/?allow_custom_host=true)."
+            )
+        if isinstance(exc, requests.Timeout):
+            return f"Check that {self.base_url} is a Sigma-compatible API server that answers in time."
+        return f"Check that a server is running at {self.base_url} and listening on that host and port."
+
+    def _regions(self) -> str:
+        return wrong_host_hint(self.base_url, self.cloud, known_hosts=self.known_hosts)
 
 
 def _safe(hostname: str | None) -> str:

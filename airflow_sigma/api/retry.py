@@ -15,9 +15,11 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    stop_after_delay,
     wait_exponential_jitter,
 )
+from tenacity.stop import stop_base
+
+from airflow_sigma.api.transport import Reply
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # No answer, or one cut off mid-body (the connection closed before Content-Length bytes arrived).
@@ -27,7 +29,7 @@ CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout, requests.except
 class TransientStatus(Exception):
     """Internal signal: the response has a status worth retrying (429, 502, 503, 504)."""
 
-    def __init__(self, response: requests.Response) -> None:
+    def __init__(self, response: Reply) -> None:
         super().__init__(f"HTTP {response.status_code}")
         self.response = response
         self.retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -73,7 +75,7 @@ class RetryPolicy:
     :param backoff_initial: first backoff in seconds; doubles per retry, plus up to as much jitter.
     :param backoff_max: ceiling of one backoff.
     :param retry_after_max: ceiling applied to a server's ``Retry-After``.
-    :param budget: total seconds one call may spend on attempts before giving up.
+    :param budget: total seconds one call (token request, attempts and waits) may take.
     """
 
     max_retries: int = 5
@@ -96,23 +98,41 @@ class RetryPolicy:
         )
         return float(backoff(retry_state))
 
+    def deadline(self) -> float:
+        """The ``time.monotonic()`` value by which a call starting now must end."""
+        return time.monotonic() + self.budget
+
     def retrying(
         self,
         retry_on: Callable[[BaseException], bool],
         before_sleep: Callable[[RetryCallState], Any] | None = None,
+        *,
+        until: float,
     ) -> Retrying:
-        """A tenacity ``Retrying`` that re-raises the last error once attempts or budget run out.
+        """A tenacity ``Retrying`` that re-raises the last error once attempts run out, or when the next
+        wait would end past ``until``.
 
         :param retry_on: decides which exceptions are retried.
         :param before_sleep: called before each wait (logging, counters).
+        :param until: the call's deadline, from :meth:`deadline`.
         """
         return Retrying(
-            stop=stop_after_attempt(self.max_retries + 1) | stop_after_delay(self.budget),
+            stop=stop_after_attempt(self.max_retries + 1) | _StopAt(until),
             wait=self.wait_seconds,
             retry=retry_if_exception(retry_on),
             before_sleep=before_sleep,
             reraise=True,
         )
+
+
+class _StopAt(stop_base):
+    """Stop when the next wait would end at or past ``until`` (a ``time.monotonic()`` value)."""
+
+    def __init__(self, until: float) -> None:
+        self.until = until
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return time.monotonic() + retry_state.upcoming_sleep >= self.until
 
 
 def describe_outcome(retry_state: RetryCallState) -> str:

@@ -108,17 +108,20 @@ class SigmaHook(BaseHook):
         """Check the credentials and host with ``GET /v2/whoami``; never raises."""
         from airflow_sigma.api.errors import SigmaError
 
+        client: SigmaClient | None = None
         try:
             client = self.get_client()
             me = client.whoami()
         except SigmaError as exc:
             return False, str(exc)
         except Exception as exc:
-            return False, f"{type(exc).__name__}: {exc}"
+            text = f"{type(exc).__name__}: {exc}"
+            return False, client.redact(text) if client is not None else text
         cloud = f" (cloud {client.cloud})" if client.cloud else ""
-        return True, (
-            f"Connected to Sigma at {client.base_url}{cloud} as user {me.get('userId')} "
-            f"of organization {me.get('organizationId')}."
+        me = me if isinstance(me, dict) else {}
+        return True, (  # the ids are server-supplied: redacted like any server text
+            f"Connected to Sigma at {client.base_url}{cloud} as user {client.redact(me.get('userId'))} "
+            f"of organization {client.redact(me.get('organizationId'))}."
         )
 
     # -- typed API, delegated to the client ----------------------------------------------------------

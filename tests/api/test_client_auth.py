@@ -11,7 +11,7 @@ import pytest
 
 from airflow_sigma.api.client import SigmaClient
 from airflow_sigma.api.errors import SigmaAPIError, SigmaAuthError, SigmaConfigError
-from airflow_sigma.api.regions import CLOUD_HOSTS
+from airflow_sigma.api.regions import CLOUD_HOSTS, HostAdvice
 from airflow_sigma.api.settings import SigmaSettings
 from airflow_sigma.testing.org import OrgSpec
 from tests.api.conftest import FAST_RETRIES
@@ -60,22 +60,77 @@ def test_valid_credentials_fail_on_another_regions_host(sigma_server_factory):
     assert home.stats.requests == 0
 
 
-def test_closed_port_names_the_host_and_what_to_try():
+def closed_port_url() -> str:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def assert_no_region_advice(message: str) -> None:
+    assert "cloud key" not in message and not any(key in message for key in CLOUD_HOSTS), message
+
+
+def test_closed_port_on_a_custom_host_talks_about_the_host():
+    url = closed_port_url()
     client = SigmaClient(url, "id", "secret-value", allow_custom_host=True, **FAST_RETRIES)
     with pytest.raises(SigmaAuthError) as err:
         client.whoami()
     message = str(err.value)
     assert url in message and "no answer from the host" in message
-    assert all(key in message for key in CLOUD_HOSTS)
+    assert f"Check that a server is running at {url} and listening on that host and port" in message
+    assert_no_region_advice(message)
 
 
-def test_default_region_table_is_named_for_a_real_host_error():
-    client = SigmaClient("https://api.eu.aws.sigmacomputing.com", "id", "secret")
-    assert client.cloud == "aws-eu"
-    assert "cloud key 'aws-eu'" in client._hint()
+def test_https_to_a_plain_http_custom_host_says_to_write_http(sigma_server):
+    netloc = sigma_server.url.removeprefix("http://")
+    client = SigmaClient(
+        f"https://{netloc}", sigma_server.client_id, sigma_server.client_secret, allow_custom_host=True
+    )
+    with pytest.raises(SigmaAuthError) as err:
+        client.whoami()
+    message = str(err.value)
+    assert f"The TLS handshake with {netloc} failed" in message
+    assert f"sigma://http://ID:SECRET@{netloc}/?allow_custom_host=true" in message
+    assert_no_region_advice(message)
+
+
+def test_wrong_secret_on_a_custom_host_talks_about_the_host(sigma_server):
+    client = SigmaClient(sigma_server.url, sigma_server.client_id, "wrong-secret-42", allow_custom_host=True)
+    with pytest.raises(SigmaAuthError) as err:
+        client.whoami()
+    message = str(err.value)
+    assert "HTTP 401" in message and "Check the client id and secret" in message
+    assert f"{sigma_server.url} is a custom host (allow_custom_host)" in message
+    assert_no_region_advice(message)
+
+
+def test_a_token_rejected_by_a_custom_host_on_replay_talks_about_the_host(sigma_server, client):
+    sigma_server.configure(token_lifetime=0)
+    with pytest.raises(SigmaAPIError) as err:
+        client.whoami()
+    assert "is a custom host" in str(err.value)
+    assert_no_region_advice(str(err.value))
+
+
+def test_closed_port_on_a_known_host_lists_the_cloud_keys():
+    url = closed_port_url()
+    client = SigmaClient(
+        url, "id", "secret", allow_custom_host=True, known_hosts={"aws-eu": url, "gcp-us": "x"}
+    )
+    with pytest.raises(SigmaAuthError) as err:
+        client.whoami()
+    assert "cloud key 'aws-eu'" in str(err.value) and "Other cloud keys to try: gcp-us" in str(err.value)
+
+
+def test_sigma_hosts_get_region_advice_and_custom_hosts_do_not():
+    sigma = HostAdvice("https://api.eu.aws.sigmacomputing.com", "aws-eu")
+    assert "cloud key 'aws-eu'" in sigma.rejected() and "aws-us-west" in sigma.rejected()
+    unknown_region = HostAdvice("https://api.xx.sigmacomputing.com")
+    assert "Other cloud keys to try" in unknown_region.unreachable(ConnectionError())
+    custom = HostAdvice("https://proxy.example.com:8443")
+    for advice in (custom.rejected(), custom.wrong_api_host(), custom.unreachable(ConnectionError())):
+        assert "proxy.example.com:8443" in advice
+        assert_no_region_advice(advice)
 
 
 def test_non_sigma_host_is_refused_before_any_request(sigma_server):

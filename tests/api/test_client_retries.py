@@ -130,14 +130,6 @@ def test_token_expiry_in_the_middle_of_a_listing(sigma_server, client):
     assert sigma_server.stats.by_status[401] == 1
 
 
-def test_token_is_renewed_before_expires_in(sigma_server, client):
-    sigma_server.configure(reported_expires_in=0.001)
-    client.whoami()
-    client.whoami()
-    assert sigma_server.stats.token_requests == 2
-    assert client.stats.reauthentications == 0
-
-
 def test_a_token_rejected_twice_fails_with_401(sigma_server, client):
     sigma_server.configure(token_lifetime=0)
     with pytest.raises(SigmaAPIError) as err:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_sigma.api.errors import SigmaPaginationError
-from airflow_sigma.api.pagination import check_page_size, iter_entries, parse_has_more
+from airflow_sigma.api.pagination import MAX_EMPTY_PAGES, check_page_size, iter_entries, parse_has_more
 
 
 class Pages:
@@ -94,9 +94,19 @@ def test_unexpected_shapes_are_errors_naming_the_path(body):
 
 
 def test_max_pages_bounds_a_server_that_never_ends():
-    bodies = [{"entries": [], "nextPage": f"t{i}"} for i in range(5)]
+    bodies = [{"entries": [i], "nextPage": f"t{i}"} for i in range(5)]
     with pytest.raises(SigmaPaginationError, match="after 5 pages"):
         list(iter_entries(Pages(*bodies), "/v2/x", max_pages=5))
+
+
+def test_a_run_of_empty_pages_pointing_onwards_stops_and_a_full_page_resets_the_run():
+    empty = [{"entries": [], "nextPage": f"e{i}"} for i in range(MAX_EMPTY_PAGES - 1)]
+    full = {"entries": [1], "nextPage": "f"}
+    more_empty = [{"entries": [], "nextPage": f"m{i}"} for i in range(MAX_EMPTY_PAGES)]
+    pages = Pages(*empty, full, *more_empty)
+    with pytest.raises(SigmaPaginationError, match=f"{MAX_EMPTY_PAGES} empty pages in a row for /v2/x"):
+        list(iter_entries(pages, "/v2/x"))
+    assert MAX_EMPTY_PAGES == 3
 
 
 @pytest.mark.parametrize("size", [0, 1001, -1, 2.5, True])
