@@ -16,19 +16,19 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_sigma.api.errors import SigmaAPIError, SigmaError
+from airflow_sigma.api.errors import SigmaAPIError
 from airflow_sigma.catalog.fanout import ElementFanOut
+from airflow_sigma.catalog.listings import PartListings, listing_failed, result_of
 from airflow_sigma.catalog.model import (
     Catalog,
-    CatalogError,
     CatalogOptions,
     CatalogStats,
+    Parts,
     PersonalScope,
     SkippedWorkbook,
     describe_skipped,
 )
 from airflow_sigma.catalog.rows import (
-    CatalogDataError,
     ElementRow,
     MemberRow,
     WorkbookRow,
@@ -71,6 +71,8 @@ class _TopLevel:
     members: list[MemberRow]
     admin: bool | None
     visible_workspaces: list[str] | None
+    parts: Parts
+    listings: PartListings
 
 
 class _Discovery:
@@ -86,15 +88,27 @@ class _Discovery:
             self.pool = pool
             try:
                 top = self._top_level()
-                workbooks, members, admin = top.workbooks, top.members, top.admin
+                workbooks, members, admin, parts = top.workbooks, top.members, top.admin, top.parts
                 self._check_workspace_filter(workbooks, top.visible_workspaces)
                 elements: list[ElementRow] = []
                 pages = 0
                 skipped: list[SkippedWorkbook] = []
-                if options.include_elements and workbooks:
+                no_lineage: dict[str, int] = {}
+                if options.include_workbook_sources:
+                    parts.sources = []
+                if options.include_element_lineage:
+                    parts.lineage = []
+                if (options.include_elements or options.include_workbook_sources) and workbooks:
                     fan_out = ElementFanOut(self.client, options, workbooks)
                     elements = fan_out.run(pool)
                     pages, skipped = fan_out.pages, fan_out.skipped
+                    no_lineage = dict(fan_out.no_lineage)
+                    if options.include_workbook_sources:
+                        parts.sources = fan_out.sources
+                    if options.include_element_lineage:
+                        parts.lineage = fan_out.lineage
+                emails = {m.member_id: m.email for m in members if m.email}
+                unresolved = top.listings.finish(parts, parts.sources, emails)
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
@@ -114,6 +128,8 @@ class _Discovery:
             admin=admin,
             personal=personal,
             requests=self.client.stats.requests - requests_before,
+            no_lineage=no_lineage,
+            unresolved_data_models=unresolved,
         )
         log.info(
             "Sigma catalog: %d workbooks in %d workspaces (%d personal, %d archived), %d pages, %d elements, "
@@ -121,9 +137,14 @@ class _Discovery:
             stats.workbooks, stats.workspaces, stats.personal_workbooks, stats.archived_workbooks,
             stats.pages, stats.elements, stats.members, len(skipped), stats.requests,
         )  # fmt: skip
+        counted = {name: count for name, count in parts.counts().items() if count is not None}
+        if counted:
+            log.info(
+                "Sigma catalog parts: %s", ", ".join(f"{count} {name}" for name, count in counted.items())
+            )
         if skipped:
             log.warning("Workbooks kept without their elements: %s", describe_skipped(skipped))
-        return Catalog(workbooks, elements, members, stats, options)
+        return Catalog(workbooks, elements, members, stats, options, parts)
 
     # -- top-level listings -------------------------------------------------------------------------
 
@@ -133,7 +154,7 @@ class _Discovery:
 
     def _top_level(self) -> _TopLevel:
         members_future = self._submit(self._list_members)
-        workspaces_future = self._submit(self._list_workspaces) if self.options.workspaces else None
+        listings = PartListings(self.client, self.options, self._submit)
         admin: bool | None = None
         if self.options.include_personal:
             try:
@@ -141,15 +162,16 @@ class _Discovery:
                 admin = True
             except SigmaAPIError as exc:
                 if exc.status != 403:
-                    raise _listing_failed("workbooks", exc) from exc
+                    raise listing_failed("workbooks", exc) from exc
                 log.warning(NOT_ADMIN_MESSAGE)
                 admin = False
                 rows, listed = self._list_all_workbooks(admin_listing=False)
         else:
             rows, listed = self._list_all_workbooks(admin_listing=False)
-        members = self._with_member_flags(_result(members_future, "members"))
-        visible_workspaces = _workspace_names(workspaces_future)
+        members = self._with_member_flags(result_of(members_future, "members"))
+        visible_workspaces = listings.workspace_names() if self.options.workspaces else None
         emails = {m.member_id: m.email for m in members if m.email}
+        parts = listings.collect(emails)
         workbooks = [row._replace(owner_email=emails.get(row.owner_id or "")) for row in rows]
         unknown_owners = sum(1 for wb in workbooks if wb.owner_id and wb.owner_email is None)
         if unknown_owners:
@@ -160,7 +182,7 @@ class _Discovery:
             "Listed %d workbooks and %d members; cataloguing %d workbooks (%s)",
             listed, len(members), len(workbooks), self._describe_selection(),
         )  # fmt: skip
-        return _TopLevel(workbooks, listed, members, admin, visible_workspaces)
+        return _TopLevel(workbooks, listed, members, admin, visible_workspaces, parts, listings)
 
     def _list_all_workbooks(self, *, admin_listing: bool) -> tuple[list[WorkbookRow], int]:
         """Run the non-archived (and archived) listings side by side; raise a 403 as is.
@@ -181,7 +203,7 @@ class _Discovery:
         duplicates = 0
         fallbacks: Counter[str] = Counter()
         for future in futures:
-            part, count, owners = _result(future, "workbooks")
+            part, count, owners = result_of(future, "workbooks")
             listed += count
             fallbacks.update(owners)
             for row in part:
@@ -251,7 +273,7 @@ class _Discovery:
             return members
         unarchived = self._submit(self._member_ids, False, True)
         active = self._submit(self._member_ids, True, False)
-        not_archived, not_inactive = _result(unarchived, "members"), _result(active, "members")
+        not_archived, not_inactive = result_of(unarchived, "members"), result_of(active, "members")
         log.warning(
             "%d of %d Sigma members have no isArchived/isInactive flags: derived from the listings "
             "without archived members (%d listed) and without inactive members (%d listed)",
@@ -272,9 +294,6 @@ class _Discovery:
             page_size=self.options.page_size,
         )
         return {member_row(entry).member_id for entry in entries}
-
-    def _list_workspaces(self) -> list[str]:
-        return [str(ws.get("name")) for ws in self.client.list_workspaces(page_size=self.options.page_size)]
 
     def _describe_selection(self) -> str:
         options = self.options
@@ -306,27 +325,3 @@ class _Discovery:
                 log.warning(
                     "Workspace %r holds no workbook these credentials can list (is the owner a member?)", name
                 )
-
-
-def _result(future: Future[T], what: str) -> T:
-    try:
-        return future.result()
-    except (SigmaError, CatalogDataError) as exc:
-        raise _listing_failed(what, exc) from exc
-
-
-def _listing_failed(what: str, exc: BaseException) -> CatalogError:
-    return CatalogError(
-        f"Listing Sigma {what} failed, so the catalog would be incomplete: nothing is written and the "
-        f"previous snapshots stay as they are. Cause: {exc}"
-    )
-
-
-def _workspace_names(future: Future[list[str]] | None) -> list[str] | None:
-    if future is None:
-        return None
-    try:
-        return future.result()
-    except SigmaError as exc:
-        log.warning("Could not list workspaces to check the workspaces filter: %s", exc)
-        return None

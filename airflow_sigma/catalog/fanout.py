@@ -1,17 +1,21 @@
-"""List the pages and elements of many workbooks with a fixed number of worker threads.
+"""List the pages, elements, sources and element lineage of many workbooks with a fixed number of workers.
 
 Each of ``max_concurrency`` workers (run in the caller's ``concurrent.futures`` pool) takes one job
-at a time: list a workbook's pages, or list one page's elements. A worker that receives a page list
-queues that workbook's element jobs, which are taken before any new workbook is started; so one
-workbook's pages and elements are pipelined with other workbooks', open work stays small, and a
-worker goes straight on to its next job without a round trip through a coordinating thread.
+at a time: list a workbook's pages or its sources, list one page's elements, or get one element's
+lineage. A worker that receives a page (or element) list queues that workbook's next jobs, which are
+taken before any new workbook is started; so one workbook's requests are pipelined with other
+workbooks', open work stays small, and a worker goes straight on to its next job without a round trip
+through a coordinating thread.
+
+Element lineage answers 500 ("no lineage", Sigma's ordinary reply), 400 (not a data element), 403, 404
+or 409 (``inode_archived``) per element: those are counted by reason, not errors.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Executor, wait
 from typing import TYPE_CHECKING, Any
@@ -23,6 +27,14 @@ from airflow_sigma.catalog.model import (
     SkippedWorkbook,
     describe_skipped,
 )
+from airflow_sigma.catalog.parts import (
+    DATA_ELEMENT_TYPES,
+    LineageRow,
+    SourceRow,
+    lineage_rows,
+    segment,
+    source_rows,
+)
 from airflow_sigma.catalog.progress import ProgressLog
 from airflow_sigma.catalog.rows import CatalogDataError, ElementRow, Page, WorkbookRow, element_row, page_of
 
@@ -32,24 +44,36 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class _Work:
-    """One workbook while its pages and elements are being listed."""
+_NO_LINEAGE = {
+    500: "no lineage (HTTP 500)",
+    400: "not a data element (HTTP 400)",
+    403: "not accessible (HTTP 403)",
+    404: "not found (HTTP 404)",
+    409: "source archived (HTTP 409)",
+}
 
-    __slots__ = ("elements", "finished", "pages", "row", "waiting")
+
+class _Work:
+    """One workbook while its pages, elements, sources and lineage are being listed."""
+
+    __slots__ = ("elements", "finished", "lineage", "pages", "row", "sources", "waiting")
 
     def __init__(self, row: WorkbookRow) -> None:
         self.row = row
         self.pages: list[Page] = []
         self.elements: dict[str, list[ElementRow]] = {}
+        self.sources: list[SourceRow] = []
+        self.lineage: dict[str, list[LineageRow]] = {}
         self.waiting = 0
         self.finished = False
 
 
-_Job = tuple[_Work, Page | None]  # no page: list the workbook's pages
+# (workbook, kind, argument): "pages" and "sources" take None, "elements" a Page, "lineage" an ElementRow.
+_Job = tuple[_Work, str, Any]
 
 
 class ElementFanOut:
-    """Lists pages and elements of ``workbooks``; see :meth:`run`.
+    """Lists pages and elements (and sources, lineage, as ``options`` say) of ``workbooks``; see :meth:`run`.
 
     :param client: the Sigma client (thread-safe, ``pool_size >= options.max_concurrency``).
     :param options: concurrency, page size, skip tolerance, progress interval.
@@ -65,6 +89,10 @@ class ElementFanOut:
         self.skipped: list[SkippedWorkbook] = []
         self.pages = 0
         self.done = 0
+        self.sources: list[SourceRow] = []
+        self.lineage: list[LineageRow] = []
+        self.no_lineage: Counter[str] = Counter()
+        self._no_lineage_samples: list[str] = []
         self._fresh: Iterator[_Work] = iter(self.works)
         self._queued: deque[_Job] = deque()
         self._active = 0
@@ -90,6 +118,13 @@ class ElementFanOut:
             future.result()  # a worker itself never raises; this surfaces a bug if it did
         if self._error is not None:
             raise self._error
+        if self.no_lineage:
+            log.info(
+                "%d data elements have no lineage rows: %s (e.g. %s)",
+                sum(self.no_lineage.values()),
+                ", ".join(f"{count} {reason}" for reason, count in sorted(self.no_lineage.items())),
+                ", ".join(self._no_lineage_samples),
+            )
         return self._ordered_elements()
 
     # -- workers ------------------------------------------------------------------------------------
@@ -124,38 +159,67 @@ class ElementFanOut:
                     return job
             work = next(self._fresh, None)
             if work is not None:
-                return work, None
+                return self._start(work)
             if self._active == 0:
                 return None
             self._condition.wait()
         return None
 
+    def _start(self, work: _Work) -> _Job:
+        """The first job of a fresh workbook; its other first jobs are queued to be taken next."""
+        jobs: list[_Job] = []
+        if self.options.include_elements:
+            jobs.append((work, "pages", None))
+        if self.options.include_workbook_sources:
+            jobs.append((work, "sources", None))
+        work.waiting = len(jobs)
+        self._queued.extendleft(reversed(jobs[1:]))
+        return jobs[0]
+
     def _fetch(self, job: _Job) -> list[Any]:
-        work, page = job
+        work, kind, argument = job
         workbook_id = work.row.workbook_id
         size = self.options.page_size
-        if page is None:
+        if kind == "pages":
             return [page_of(entry) for entry in self.client.list_workbook_pages(workbook_id, page_size=size)]
-        entries = self.client.list_page_elements(workbook_id, page.page_id, page_size=size)
-        return [element_row(entry, work.row, page) for entry in entries]
+        if kind == "sources":
+            return source_rows(self.client.get(f"/v2/workbooks/{segment(workbook_id)}/sources"), work.row)
+        if kind == "lineage":
+            element_id = argument.element_id
+            path = f"/v2/workbooks/{segment(workbook_id)}/lineage/elements/{segment(element_id)}"
+            return lineage_rows(self.client.get(path), work.row, element_id)
+        entries = self.client.list_page_elements(workbook_id, argument.page_id, page_size=size)
+        return [element_row(entry, work.row, argument) for entry in entries]
 
     def _handle(self, job: _Job, result: list[Any] | None, error: BaseException | None) -> None:
-        work, page = job
+        work, kind, argument = job
         if work.finished:
             return  # another listing of this workbook already failed
+        if error is not None and kind == "lineage" and _no_lineage(error):
+            assert isinstance(error, SigmaAPIError) and error.status is not None
+            self.no_lineage[_NO_LINEAGE[error.status]] += 1
+            if len(self._no_lineage_samples) < 5:
+                self._no_lineage_samples.append(f"{argument.element_id} of {work.row.workbook_id}")
+            result, error = [], None
         if error is not None:
-            self._finish(work, _scoped_failure(error, page))
-        elif page is None:
+            self._finish(work, _scoped_failure(error, kind, argument))
+            return
+        follow: list[_Job] = []
+        if kind == "pages":
             work.pages = result or []
-            work.waiting = len(work.pages)
-            self._queued.extend((work, p) for p in work.pages)
-            if not work.pages:
-                self._finish(work)
+            follow = [(work, "elements", page) for page in work.pages]
+        elif kind == "elements":
+            work.elements[argument.page_id] = result or []
+            if self.options.include_element_lineage:
+                follow = [(work, "lineage", e) for e in result or [] if e.type in DATA_ELEMENT_TYPES]
+        elif kind == "sources":
+            work.sources = result or []
         else:
-            work.elements[page.page_id] = result or []
-            work.waiting -= 1
-            if work.waiting == 0:
-                self._finish(work)
+            work.lineage[argument.element_id] = result or []
+        work.waiting += len(follow) - 1
+        self._queued.extend(follow)
+        if work.waiting == 0:
+            self._finish(work)
 
     def _finish(self, work: _Work, failure: str | None = None) -> None:
         work.finished = True
@@ -164,6 +228,7 @@ class ElementFanOut:
             self.pages += len(work.pages)
         else:
             work.elements.clear()
+            work.sources, work.lineage = [], {}
             self.skipped.append(SkippedWorkbook(work.row.workbook_id, work.row.name, failure))
             log.warning(
                 "Skipping the elements of workbook %r (%s): %s", work.row.name, work.row.workbook_id, failure
@@ -189,20 +254,32 @@ class ElementFanOut:
                         continue
                     seen.add(row.element_id)
                     rows.append(row)
+                    self.lineage.extend(work.lineage.get(row.element_id, ()))
+            self.sources.extend(work.sources)
             work.elements.clear()
+            work.sources, work.lineage = [], {}
         if duplicates:
             log.warning("Sigma listed %d elements twice on the same page; each is kept once", duplicates)
         return rows
 
 
-def _scoped_failure(error: BaseException, page: Page | None) -> str:
+def _no_lineage(error: BaseException) -> bool:
+    return isinstance(error, SigmaAPIError) and error.status in _NO_LINEAGE
+
+
+def _scoped_failure(error: BaseException, kind: str, argument: Any) -> str:
     """Why a workbook is skipped; re-raises ``error`` when it is not scoped to one workbook."""
     scoped = isinstance(error, CatalogDataError) or (
         isinstance(error, SigmaAPIError) and not isinstance(error, SigmaAuthError) and error.status != 401
     )
     if not scoped:
         raise error
-    where = "pages" if page is None else f"elements of page {page.page_id}"
+    where = {
+        "pages": "pages",
+        "sources": "sources",
+        "elements": f"elements of page {getattr(argument, 'page_id', '')}",
+        "lineage": f"lineage of element {getattr(argument, 'element_id', '')}",
+    }[kind]
     if isinstance(error, SigmaAPIError) and error.status is not None:
         return f"{where}: HTTP {error.status}" + (f" ({error.code})" if error.code else "")
     if isinstance(error, SigmaConnectionError):

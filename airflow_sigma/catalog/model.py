@@ -8,6 +8,15 @@ from datetime import date
 from typing import Any, Literal
 
 from airflow_sigma.api.pagination import MAX_PAGE_SIZE
+from airflow_sigma.catalog.parts import (
+    DataModelRow,
+    DatasetRow,
+    LineageRow,
+    SourceRow,
+    TeamMemberRow,
+    TeamRow,
+    WorkspaceRow,
+)
 from airflow_sigma.catalog.rows import ElementRow, MemberRow, WorkbookRow, is_personal_space
 
 PersonalScope = Literal["all", "own", "none"]
@@ -32,6 +41,14 @@ class CatalogOptions:
         credentials are an admin's, otherwise the caller's own.
     :param include_archived: include archived workbooks (a second listing).
     :param include_elements: list each workbook's pages and their elements.
+    :param include_data_models: list data models (``sigma_data_models``); personal ones that workbook
+        sources name are fetched one by one.
+    :param include_datasets: list datasets (``sigma_datasets``).
+    :param include_workbook_sources: one ``/sources`` request per workbook (``sigma_workbook_sources``).
+    :param include_element_lineage: one lineage request per data element (``sigma_element_lineage``);
+        needs ``include_elements``.
+    :param include_teams: list teams and each team's members (``sigma_teams``, ``sigma_team_members``).
+    :param include_workspaces: list workspaces and which the caller can see (``sigma_workspaces``).
     :param max_concurrency: the most API requests in flight at once.
     :param max_skipped_fraction: the share of workbooks whose elements may be skipped (pages or
         elements could not be listed) before the run fails.
@@ -43,6 +60,12 @@ class CatalogOptions:
     include_personal: bool = False
     include_archived: bool = False
     include_elements: bool = True
+    include_data_models: bool = True
+    include_datasets: bool = True
+    include_workbook_sources: bool = True
+    include_element_lineage: bool = False
+    include_teams: bool = True
+    include_workspaces: bool = True
     max_concurrency: int = 8
     max_skipped_fraction: float = 0.05
     page_size: int = MAX_PAGE_SIZE
@@ -59,6 +82,10 @@ class CatalogOptions:
                     f"workspaces names {personal[0]!r}, which is personal content: set include_personal=True "
                     "to include My Documents (the workspaces filter applies to shared workspaces)."
                 )
+        if self.include_element_lineage and not self.include_elements:
+            raise ValueError(
+                "include_element_lineage needs include_elements=True (lineage is requested per element)"
+            )
         if isinstance(self.max_concurrency, bool) or not isinstance(self.max_concurrency, int):
             raise ValueError(f"max_concurrency must be an integer >= 1, got {self.max_concurrency!r}")
         if self.max_concurrency < 1:
@@ -114,6 +141,8 @@ class CatalogStats:
         refused, None when it was not tried (``include_personal`` off).
     :param personal: ``"all"`` users' My Documents, only the caller's ``"own"``, or ``"none"``.
     :param requests: HTTP requests sent by the client during discovery (retries and tokens included).
+    :param no_lineage: data elements without lineage rows, by reason (e.g. ``"no lineage (HTTP 500)"``).
+    :param unresolved_data_models: data model ids named by workbook sources that could not be fetched.
     """
 
     workspaces: int = 0
@@ -128,17 +157,45 @@ class CatalogStats:
     admin: bool | None = None
     personal: PersonalScope = "none"
     requests: int = 0
+    no_lineage: dict[str, int] = field(default_factory=dict)
+    unresolved_data_models: int = 0
+
+
+@dataclass
+class Parts:
+    """Rows of the optional tables; None for a part that was not discovered (its table is left alone).
+
+    :param data_models: ``sigma_data_models`` rows.
+    :param datasets: ``sigma_datasets`` rows (None also when the deprecated API no longer answers).
+    :param sources: ``sigma_workbook_sources`` rows.
+    :param lineage: ``sigma_element_lineage`` rows.
+    :param teams: ``sigma_teams`` rows.
+    :param team_members: ``sigma_team_members`` rows.
+    :param workspaces: ``sigma_workspaces`` rows.
+    """
+
+    data_models: list[DataModelRow] | None = None
+    datasets: list[DatasetRow] | None = None
+    sources: list[SourceRow] | None = None
+    lineage: list[LineageRow] | None = None
+    teams: list[TeamRow] | None = None
+    team_members: list[TeamMemberRow] | None = None
+    workspaces: list[WorkspaceRow] | None = None
+
+    def counts(self) -> dict[str, int | None]:
+        return {name: None if rows is None else len(rows) for name, rows in vars(self).items()}
 
 
 @dataclass
 class Catalog:
-    """The rows of the three catalog tables for one snapshot, plus what it took to get them.
+    """The rows of the catalog tables for one snapshot, plus what it took to get them.
 
     :param workbooks: ``sigma_workbooks`` rows, in listing order.
     :param elements: ``sigma_workbook_elements`` rows, grouped by workbook in listing order.
     :param members: ``sigma_members`` rows.
     :param stats: counts.
     :param options: the options it was discovered with.
+    :param parts: rows of the optional tables.
     """
 
     workbooks: list[WorkbookRow]
@@ -146,6 +203,7 @@ class Catalog:
     members: list[MemberRow]
     stats: CatalogStats
     options: CatalogOptions = field(default_factory=CatalogOptions)
+    parts: Parts = field(default_factory=Parts)
 
     def summary(self, snapshot_date: date) -> dict[str, Any]:
         """A small JSON-serialisable summary (for XCom): counts and settings, never rows.
@@ -171,6 +229,9 @@ class Catalog:
             "include_elements": options.include_elements,
             "workspace_filter": list(options.workspaces) if options.workspaces else None,
             "requests": stats.requests,
+            "parts": self.parts.counts(),
+            "no_lineage": dict(stats.no_lineage),
+            "unresolved_data_models": stats.unresolved_data_models,
         }
 
 

@@ -1,4 +1,5 @@
-"""Write a :class:`Catalog` to the warehouse: one transaction replaces one snapshot date in three tables."""
+"""Write a :class:`Catalog` to the warehouse: one transaction replaces one snapshot date in every table
+the run discovered (a part switched off leaves its table as it is)."""
 
 from __future__ import annotations
 
@@ -8,21 +9,59 @@ from datetime import date
 from typing import Any
 
 from airflow_sigma.catalog.model import Catalog
+from airflow_sigma.catalog.parts import (
+    DataModelRow,
+    DatasetRow,
+    LineageRow,
+    SourceRow,
+    TeamMemberRow,
+    TeamRow,
+    WorkspaceRow,
+)
 from airflow_sigma.catalog.rows import ElementRow, MemberRow, WorkbookRow
 from airflow_sigma.warehouse import MEMBERS, WORKBOOK_ELEMENTS, WORKBOOKS, Table, Warehouse
+from airflow_sigma.warehouse.tables import (
+    DATA_MODELS,
+    DATASETS,
+    ELEMENT_LINEAGE,
+    TEAM_MEMBERS,
+    TEAMS,
+    WORKBOOK_SOURCES,
+    WORKSPACES,
+)
 
 log = logging.getLogger(__name__)
 
-CATALOG_TABLES: tuple[Table, ...] = (WORKBOOKS, WORKBOOK_ELEMENTS, MEMBERS)
+CATALOG_TABLES: tuple[Table, ...] = (
+    WORKBOOKS,
+    WORKBOOK_ELEMENTS,
+    MEMBERS,
+    DATA_MODELS,
+    DATASETS,
+    WORKBOOK_SOURCES,
+    ELEMENT_LINEAGE,
+    TEAMS,
+    TEAM_MEMBERS,
+    WORKSPACES,
+)
 _ROW_FIELDS: dict[str, tuple[str, ...]] = {
     WORKBOOKS.base_name: WorkbookRow._fields,
     WORKBOOK_ELEMENTS.base_name: ElementRow._fields,
     MEMBERS.base_name: MemberRow._fields,
+    DATA_MODELS.base_name: DataModelRow._fields,
+    DATASETS.base_name: DatasetRow._fields,
+    WORKBOOK_SOURCES.base_name: SourceRow._fields,
+    ELEMENT_LINEAGE.base_name: LineageRow._fields,
+    TEAMS.base_name: TeamRow._fields,
+    TEAM_MEMBERS.base_name: TeamMemberRow._fields,
+    WORKSPACES.base_name: WorkspaceRow._fields,
 }
 
 
 def write_catalog(warehouse: Warehouse, catalog: Catalog, snapshot_date: date) -> dict[str, int]:
     """Create the catalog tables when missing and replace their ``snapshot_date`` rows, atomically.
+
+    Tables of parts the catalog was not discovered with (``None`` in ``catalog.parts``) are not touched.
 
     Re-running with the same date and catalog gives identical tables; when anything fails, the
     transaction rolls back and every table keeps its previous state.
@@ -32,15 +71,26 @@ def write_catalog(warehouse: Warehouse, catalog: Catalog, snapshot_date: date) -
     :param snapshot_date: the snapshot the rows belong to.
     :return: rows written per table name (e.g. ``{"sigma_workbooks": 1000, ...}``).
     """
+    extra = catalog.parts
+    optional: list[tuple[Table, Sequence[tuple[Any, ...]] | None]] = [
+        (DATA_MODELS, extra.data_models),
+        (DATASETS, extra.datasets),
+        (WORKBOOK_SOURCES, extra.sources),
+        (ELEMENT_LINEAGE, extra.lineage),
+        (TEAMS, extra.teams),
+        (TEAM_MEMBERS, extra.team_members),
+        (WORKSPACES, extra.workspaces),
+    ]
     parts: list[tuple[Table, Sequence[tuple[Any, ...]]]] = [
         (WORKBOOKS, catalog.workbooks),
         (WORKBOOK_ELEMENTS, catalog.elements),
         (MEMBERS, catalog.members),
+        *((table, rows) for table, rows in optional if rows is not None),
     ]
     written: dict[str, int] = {}
     with warehouse.transaction() as tx:
         tx.lock(WORKBOOKS)
-        tx.ensure_tables(*CATALOG_TABLES)
+        tx.ensure_tables(*(table for table, _ in parts))
         for table, rows in parts:
             columns = ("snapshot_date", *_ROW_FIELDS[table.base_name])
             count = tx.replace_partition(

@@ -1,4 +1,5 @@
-"""Discover Sigma workbooks, pages, elements and members into warehouse snapshot tables."""
+"""Discover the Sigma catalog (workbooks, pages, elements, members, data models, datasets, sources,
+lineage, teams, workspaces) into warehouse snapshot tables."""
 
 from __future__ import annotations
 
@@ -12,23 +13,37 @@ from airflow.sdk import BaseOperator
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+PART_SWITCHES = (
+    "include_data_models",
+    "include_datasets",
+    "include_workbook_sources",
+    "include_element_lineage",
+    "include_teams",
+    "include_workspaces",
+)
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off", "")
 
 
 class SigmaDiscoverWorkbooksOperator(BaseOperator):
-    """Take a snapshot of the Sigma catalog: workbooks, their pages and elements, and members.
+    """Take a snapshot of the Sigma catalog: workbooks, their pages and elements, members, and the parts
+    switched on: data models, datasets, workbook sources, element lineage, teams and workspaces.
 
-    Writes ``sigma_workbooks``, ``sigma_workbook_elements`` and ``sigma_members`` (created when
-    missing) for one ``snapshot_date``: the last full UTC day before the run's data interval end, the
-    same date as the usage summary's ``as_of``, however the run was started. One transaction
-    replaces exactly that date in all three tables, so re-running a date gives identical tables,
-    and a failed run changes nothing.
+    Writes ``sigma_workbooks``, ``sigma_workbook_elements``, ``sigma_members`` and the tables of the
+    parts switched on (``sigma_data_models``, ``sigma_datasets``, ``sigma_workbook_sources``,
+    ``sigma_element_lineage``, ``sigma_teams``, ``sigma_team_members``, ``sigma_workspaces``; created
+    when missing) for one ``snapshot_date``: the last full UTC day before the run's data interval end,
+    the same date as the usage summary's ``as_of``, however the run was started. One transaction
+    replaces exactly that date in those tables, so re-running a date gives identical tables, and a
+    failed run changes nothing. A part switched off leaves its table as it is.
 
-    A failure of a top-level listing (workbooks, members) fails the task. A workbook whose pages or
-    elements cannot be listed (403, 404, or errors that outlast the retries) keeps its row but not
-    its elements; such workbooks are counted, named in the log and in the returned summary, and fail
-    the task only when they are more than ``max_skipped_fraction`` of the workbooks.
+    A failure of a run-wide listing (workbooks, members, data models, datasets, teams and their
+    members, workspaces) fails the task; the deprecated datasets API answering 404 or 410 only skips
+    ``sigma_datasets``. A workbook whose pages, elements or sources cannot be listed (403, 404, or
+    errors that outlast the retries) keeps its row but not its elements, sources and lineage; such
+    workbooks are counted, named in the log and in the returned summary, and fail the task only when
+    they are more than ``max_skipped_fraction`` of the workbooks. An element without lineage (Sigma
+    answers 500, 400, 403, 404 or 409 ``inode_archived`` per element) is counted by reason and logged.
 
     Returns a small summary (XCom): counts of workspaces, workbooks, pages, elements, members and
     skipped workbooks, the snapshot date, and whether personal content was included (``"all"``
@@ -45,6 +60,16 @@ class SigmaDiscoverWorkbooksOperator(BaseOperator):
         that the credentials are not an admin's and continues with the caller's own.
     :param include_archived: include archived workbooks.
     :param include_elements: also list every workbook's pages and their elements.
+    :param include_data_models: list data models (``sigma_data_models``), plus the personal ones
+        workbook sources use (``/v2/dataModels`` leaves those out; one request each).
+    :param include_datasets: list datasets (``sigma_datasets``; Sigma's API for them is deprecated).
+    :param include_workbook_sources: one ``/sources`` request per workbook (``sigma_workbook_sources``).
+    :param include_element_lineage: one lineage request per table, visualization or pivot table
+        element (``sigma_element_lineage``); off by default, needs ``include_elements``.
+    :param include_teams: list teams and, one request per team, their members (``sigma_teams``,
+        ``sigma_team_members``).
+    :param include_workspaces: list workspaces and which of them the credentials' owner can see
+        (``sigma_workspaces``; two requests).
     :param max_concurrency: the most Sigma API requests in flight at once.
     :param max_skipped_fraction: share of workbooks (0 to 1) whose elements may be skipped before
         the task fails.
@@ -61,6 +86,12 @@ class SigmaDiscoverWorkbooksOperator(BaseOperator):
         "include_personal",
         "include_archived",
         "include_elements",
+        "include_data_models",
+        "include_datasets",
+        "include_workbook_sources",
+        "include_element_lineage",
+        "include_teams",
+        "include_workspaces",
         "schema",
         "table_prefix",
     )
@@ -75,6 +106,12 @@ class SigmaDiscoverWorkbooksOperator(BaseOperator):
         include_personal: bool | str = False,
         include_archived: bool | str = False,
         include_elements: bool | str = True,
+        include_data_models: bool | str = True,
+        include_datasets: bool | str = True,
+        include_workbook_sources: bool | str = True,
+        include_element_lineage: bool | str = False,
+        include_teams: bool | str = True,
+        include_workspaces: bool | str = True,
         max_concurrency: int = 8,
         max_skipped_fraction: float = 0.05,
         schema: str | None = None,
@@ -95,6 +132,12 @@ class SigmaDiscoverWorkbooksOperator(BaseOperator):
         self.include_personal = include_personal
         self.include_archived = include_archived
         self.include_elements = include_elements
+        self.include_data_models = include_data_models
+        self.include_datasets = include_datasets
+        self.include_workbook_sources = include_workbook_sources
+        self.include_element_lineage = include_element_lineage
+        self.include_teams = include_teams
+        self.include_workspaces = include_workspaces
         self.max_concurrency = max_concurrency
         self.max_skipped_fraction = float(max_skipped_fraction)
         self.schema = schema
@@ -112,6 +155,7 @@ class SigmaDiscoverWorkbooksOperator(BaseOperator):
             include_personal=as_flag(self.include_personal, "include_personal"),
             include_archived=as_flag(self.include_archived, "include_archived"),
             include_elements=as_flag(self.include_elements, "include_elements"),
+            **{name: as_flag(getattr(self, name), name) for name in PART_SWITCHES},
             max_concurrency=self.max_concurrency,
             max_skipped_fraction=self.max_skipped_fraction,
         )

@@ -16,6 +16,14 @@ Variants seen in real organisations' recorded answers are switches (off by defau
 ``ownerId`` (``omit_owner_ids``), members without ``isArchived``/``isInactive`` (``member_flags=False``),
 the personal space listed as a workspace called "User Folder" (``personal_space_name``) and error answers
 with an empty ``{}`` body (``empty_error_bodies``).
+
+Catalog endpoints (reference §3.3-3.7), quirks included: ``/v2/workbooks/{id}/sources`` is a bare array
+and answers 400 to paging parameters; element lineage answers 500 for "no lineage", 400 for elements
+that hold no data and 409 ``inode_archived`` when the element's dataset is archived; ``/v2/dataModels``
+leaves out personal data models (``/v2/dataModels/{id}`` answers for them, by UUID or url id); teams
+and workspaces are bare arrays without ``limit``; ``/v2/files?typeFilters=workspace`` lists only the
+workspaces the caller is a member of, admin or not; ``datasets_gone`` makes the deprecated datasets
+API answer 404.
 """
 
 from __future__ import annotations
@@ -71,6 +79,7 @@ class ServerOptions:
     :param personal_space_name: list the personal space as a workspace of this name (e.g. "User Folder")
         in ``/v2/workspaces``, while paths keep saying "My Documents".
     :param empty_error_bodies: every error answer's body is ``{}`` (no code, message or request id).
+    :param datasets_gone: the deprecated ``/v2/datasets`` API answers 404.
     """
 
     admin: bool = True
@@ -90,6 +99,7 @@ class ServerOptions:
     member_flags: bool = True
     personal_space_name: str | None = None
     empty_error_bodies: bool = False
+    datasets_gone: bool = False
 
 
 @dataclass(frozen=True)
@@ -214,6 +224,34 @@ class SigmaApp:
             ("GET", re.compile(r"^/v2\.1/members$"), "/v2.1/members", self._members_v21),
             ("GET", re.compile(r"^/v2/members/([^/]+)$"), "/v2/members/{memberId}", self._member),
             ("GET", re.compile(r"^/v2/accountTypes$"), "/v2/accountTypes", self._account_types),
+            (
+                "GET",
+                re.compile(r"^/v2/workbooks/([^/]+)/sources$"),
+                "/v2/workbooks/{workbookId}/sources",
+                self._sources,
+            ),
+            (
+                "GET",
+                re.compile(r"^/v2/workbooks/([^/]+)/lineage/elements/([^/]+)$"),
+                "/v2/workbooks/{workbookId}/lineage/elements/{elementId}",
+                self._lineage,
+            ),
+            ("GET", re.compile(r"^/v2/dataModels$"), "/v2/dataModels", self._data_models),
+            (
+                "GET",
+                re.compile(r"^/v2/dataModels/([^/]+)$"),
+                "/v2/dataModels/{dataModelId}",
+                self._data_model,
+            ),
+            ("GET", re.compile(r"^/v2/datasets$"), "/v2/datasets", self._datasets),
+            ("GET", re.compile(r"^/v2/teams$"), "/v2/teams", self._teams),
+            (
+                "GET",
+                re.compile(r"^/v2/teams/([^/]+)/members$"),
+                "/v2/teams/{teamId}/members",
+                self._team_members,
+            ),
+            ("GET", re.compile(r"^/v2/files$"), "/v2/files", self._files),
         ]
 
     # -- control ------------------------------------------------------------------------------------
@@ -516,6 +554,69 @@ class SigmaApp:
 
     def _account_types(self, request: Request) -> Response:
         return self._page(list(self.org.account_types), request, envelope="token")
+
+    def _sources(self, request: Request, workbook_id: str) -> Response:
+        problem = self._accessible(workbook_id)
+        if problem:
+            return problem
+        if {"limit", "page"} & set(request.query):
+            return _error(400, "bad_request", "This endpoint does not accept limit or page")
+        return Response(200, [source.to_api() for source in self.org.sources.get(workbook_id, [])])
+
+    def _lineage(self, request: Request, workbook_id: str, element_id: str) -> Response:
+        problem = self._accessible(workbook_id)
+        if problem:
+            return problem
+        element = next(
+            (e for page in self.org.pages[workbook_id] for e in self.org.elements[(workbook_id, page.page_id)]
+             if e.element_id == element_id),
+            None,
+        )  # fmt: skip
+        if element is None:
+            return _error(404, "not_found", f"Element {element_id} not found in workbook {workbook_id}")
+        lineage = self.org.lineage.get((workbook_id, element_id))
+        if lineage is None:
+            return _error(400, "bad_request", f"Lineage is not supported for {element.type} elements")
+        if lineage.status != 200:
+            return _error(lineage.status, lineage.code or _code_for(lineage.status), "Lineage unavailable")
+        return Response(200, lineage.to_api())
+
+    def _data_models(self, request: Request) -> Response:
+        return self._page(self.org.listed_data_models(), request, envelope="full")
+
+    def _data_model(self, request: Request, data_model_id: str) -> Response:
+        model = self.org.data_model_by_id.get(data_model_id)
+        if model is None:
+            return _error(404, "not_found", f"Data model {data_model_id} not found")
+        if model.is_personal and not self.options.admin and model.owner_id != self.org.caller.member_id:
+            return _error(403, "forbidden", f"No access to data model {data_model_id}")
+        entry = model.to_api()
+        entry["urlId"] = None if data_model_id == model.url_id else model.url_id
+        return Response(200, entry)
+
+    def _datasets(self, request: Request) -> Response:
+        if self.options.datasets_gone:
+            return _error(404, "not_found", "The datasets API has been removed")
+        return self._page(self.org.datasets, request, envelope="full")
+
+    def _teams(self, request: Request) -> Response:
+        listed = [team.to_api() for team in self.org.teams]
+        if "limit" not in request.query:
+            return Response(200, listed)  # legacy bare array
+        return self._page(listed, request, envelope="basic")
+
+    def _team_members(self, request: Request, team_id: str) -> Response:
+        team = next((t for t in self.org.teams if t.team_id == team_id), None)
+        if team is None:
+            return _error(404, "not_found", f"Team {team_id} not found")
+        members = {m.member_id: m for m in self.org.members}
+        listed = [self._member_entry(members[member_id]) for member_id in team.member_ids]
+        return self._page(listed, request, envelope="basic")
+
+    def _files(self, request: Request) -> Response:
+        if request.query.get("typeFilters") != "workspace":
+            return _error(400, "bad_request", "This test server lists only typeFilters=workspace")
+        return self._page(self.org.visible_workspace_files(), request, envelope="full")
 
     # -- pagination ---------------------------------------------------------------------------------
 

@@ -55,6 +55,13 @@ class OrgSpec:
     :param scheduler_robot: add Sigma's ``SigmaSchedulerRobot`` system member.
     :param account_types: account types listed by ``/v2/accountTypes`` (the pageToken endpoint).
     :param org_slug: organisation slug in workbook URLs.
+    :param data_models: data models in shared workspaces (one of them archived when 4 or more).
+    :param personal_data_models: data models in someone's My Documents, which ``/v2/dataModels`` does
+        not list.
+    :param datasets: datasets (the deprecated API; one of them archived when 3 or more).
+    :param tables: warehouse tables workbooks and lineage refer to.
+    :param teams: teams (one of them archived when 3 or more).
+    :param no_lineage_share: share of data elements whose lineage answers 500 ("no lineage").
     """
 
     seed: int = 42
@@ -74,6 +81,12 @@ class OrgSpec:
     scheduler_robot: bool = True
     account_types: int = 6
     org_slug: str = "acme-analytics"
+    data_models: int = 6
+    personal_data_models: int = 2
+    datasets: int = 4
+    tables: int = 8
+    teams: int = 3
+    no_lineage_share: float = 0.1
 
     @classmethod
     def demo(cls, seed: int = 42) -> OrgSpec:
@@ -225,6 +238,151 @@ class Element:
         return entry
 
 
+@dataclass(frozen=True)
+class DataModel:
+    data_model_id: str
+    url_id: str
+    name: str
+    url: str
+    path: str
+    workspace_id: str | None
+    owner_id: str
+    updated_by: str
+    created_at: str
+    updated_at: str
+    latest_version: int
+    is_archived: bool = False
+
+    @property
+    def is_personal(self) -> bool:
+        return self.workspace_id is None
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "dataModelId": self.data_model_id,
+            "dataModelUrlId": self.url_id,
+            "name": self.name,
+            "url": self.url,
+            "path": self.path,
+            "latestVersion": self.latest_version,
+            "ownerId": self.owner_id,
+            "createdBy": self.owner_id,
+            "updatedBy": self.updated_by,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+            "isArchived": self.is_archived,
+            "tags": [],
+        }
+
+
+@dataclass(frozen=True)
+class Dataset:
+    dataset_id: str
+    url_id: str
+    name: str
+    url: str
+    created_by: str
+    created_at: str
+    updated_at: str
+    is_archived: bool = False
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "datasetId": self.dataset_id,
+            "createdBy": self.created_by,
+            "updatedBy": self.created_by,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+            "name": self.name,
+            "description": f"{self.name} (dataset)",
+            "url": self.url,
+            "isArchived": self.is_archived,
+        }
+
+
+@dataclass(frozen=True)
+class WarehouseTable:
+    inode_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Team:
+    team_id: str
+    name: str
+    visibility: str
+    created_by: str
+    created_at: str
+    updated_at: str
+    member_ids: tuple[str, ...]
+    is_archived: bool = False
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "teamId": self.team_id,
+            "name": self.name,
+            "description": None if self.visibility == "private" else f"The {self.name} team",
+            "visibility": self.visibility,
+            "createdBy": self.created_by,
+            "updatedBy": self.created_by,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+            "isArchived": self.is_archived,
+        }
+
+
+@dataclass(frozen=True)
+class Source:
+    """One source of a workbook: ``type`` 'data-model', 'dataset' or 'table', and its id."""
+
+    type: str
+    source_id: str
+    element_ids: tuple[str, ...] = ()
+
+    def to_api(self) -> dict[str, Any]:
+        if self.type == "data-model":
+            return {"type": self.type, "dataModelId": self.source_id, "elementIds": list(self.element_ids)}
+        return {"type": self.type, "inodeId": self.source_id}
+
+
+@dataclass(frozen=True)
+class LineageNode:
+    node_id: str
+    type: str
+    name: str | None
+    upstream: tuple[str, ...] = ()
+    listed: bool = True  # False: only an edge source, missing from ``dependencies`` (data models do this)
+    element_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """An element's lineage graph; ``status`` other than 200 is what the endpoint answers instead."""
+
+    nodes: tuple[LineageNode, ...] = ()
+    status: int = 200
+    code: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        dependencies: dict[str, Any] = {}
+        for node in self.nodes:
+            if not node.listed:
+                continue
+            entry: dict[str, Any] = {"nodeId": node.node_id, "type": node.type, "name": node.name}
+            if node.element_id is not None:
+                entry["elementId"] = node.element_id
+            dependencies[node.node_id] = entry
+        edges = [
+            {"source": upstream, "target": node.node_id, "type": "source"}
+            for node in self.nodes
+            for upstream in node.upstream
+        ]
+        return {"dependencies": dependencies, "edges": edges}
+
+
+DATA_ELEMENT_TYPES = frozenset({"table", "visualization", "pivot-table"})
+
+
 @dataclass
 class Org:
     """A generated organisation; use :meth:`generate`."""
@@ -239,6 +397,12 @@ class Org:
     pages: dict[str, list[Page]]
     elements: dict[tuple[str, str], list[Element]]
     account_types: list[dict[str, Any]]
+    data_models: list[DataModel] = field(default_factory=list)
+    datasets: list[Dataset] = field(default_factory=list)
+    tables: list[WarehouseTable] = field(default_factory=list)
+    teams: list[Team] = field(default_factory=list)
+    sources: dict[str, list[Source]] = field(default_factory=dict)
+    lineage: dict[tuple[str, str], Lineage] = field(default_factory=dict)
 
     @classmethod
     def generate(cls, spec: OrgSpec | None = None) -> Org:
@@ -251,6 +415,37 @@ class Org:
     @cached_property
     def workbook_by_id(self) -> dict[str, Workbook]:
         return {wb.workbook_id: wb for wb in self.workbooks}
+
+    @cached_property
+    def data_model_by_id(self) -> dict[str, DataModel]:
+        """Data models by UUID and by url id (``GET /v2/dataModels/{id}`` accepts either)."""
+        by_id = {dm.data_model_id: dm for dm in self.data_models}
+        by_id.update({dm.url_id: dm for dm in self.data_models})
+        return by_id
+
+    def listed_data_models(self) -> list[DataModel]:
+        """What ``GET /v2/dataModels`` lists: personal data models are missing (reference §3.7)."""
+        return [dm for dm in self.data_models if not dm.is_personal]
+
+    def visible_workspace_files(self) -> list[dict[str, Any]]:
+        """``GET /v2/files?typeFilters=workspace``: only workspaces the caller belongs to, admin or not."""
+        mine = self.caller_workspace_ids()
+        return [
+            {"id": ws.workspace_id, "urlId": ws.workspace_id.replace("-", "")[:22], "name": ws.name,
+             "type": "workspace", "parentId": None, "parentUrlId": None, "permission": "view",
+             "path": ws.name, "badge": None, "isArchived": False}
+            for ws in self.workspaces
+            if ws.workspace_id in mine
+        ]  # fmt: skip
+
+    def data_elements(self, workbook_id: str) -> list[tuple[str, Element]]:
+        """``(page id, element)`` of a workbook's data elements (the ones lineage answers for)."""
+        return [
+            (page.page_id, element)
+            for page in self.pages[workbook_id]
+            for element in self.elements[(workbook_id, page.page_id)]
+            if element.type in DATA_ELEMENT_TYPES
+        ]
 
     @cached_property
     def workbook_index(self) -> dict[str, int]:
@@ -408,7 +603,7 @@ class _Generator:
             }
             for i in range(spec.account_types)
         ]
-        return Org(
+        org = Org(
             spec,
             organization_id,
             caller,
@@ -420,6 +615,8 @@ class _Generator:
             elements,
             account_types,
         )
+        _CatalogGenerator(org, random.Random(spec.seed * 7919 + 1)).build()
+        return org
 
     def members(self, organization_id: str) -> list[Member]:
         spec = self.spec
@@ -530,6 +727,127 @@ class _Generator:
         empty = force_empty or self.rng.random() < self.spec.empty_element_name_share
         name = "" if empty else f"{kind.replace('-', ' ').title()} of {self.rng.choice(_COLUMNS)}"
         return Element(self.token(10), name, kind, columns, viz)
+
+
+class _CatalogGenerator:
+    """Data models, datasets, tables, teams, workbook sources and lineage, with their own random stream
+    (so adding them leaves the rest of an organisation unchanged)."""
+
+    def __init__(self, org: Org, rng: random.Random) -> None:
+        self.org = org
+        self.rng = rng
+        self.humans = [m for m in org.members if m.member_id != "SigmaSchedulerRobot"]
+
+    def uid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def token(self, length: int) -> str:
+        return "".join(self.rng.choice(BASE62) for _ in range(length))
+
+    def timestamps(self) -> tuple[str, str]:
+        return _Generator.timestamps(self)  # type: ignore[arg-type]
+
+    def build(self) -> None:
+        org, spec = self.org, self.org.spec
+        org.tables = [
+            WarehouseTable(self.token(21), f"{self.rng.choice(_TOPICS).upper().replace(' ', '_')}_{i + 1}")
+            for i in range(spec.tables)
+        ]
+        org.data_models = [self.data_model(i, personal=False) for i in range(spec.data_models)]
+        org.data_models += [self.data_model(i, personal=True) for i in range(spec.personal_data_models)]
+        org.datasets = [self.dataset(i) for i in range(spec.datasets)]
+        org.teams = [self.team(i) for i in range(spec.teams)]
+        for workbook in org.workbooks:
+            self.sources_and_lineage(workbook)
+
+    def data_model(self, i: int, *, personal: bool) -> DataModel:
+        org, spec = self.org, self.org.spec
+        name = f"{self.rng.choice(_TOPICS)} Model {i + 1}" + (" (draft)" if personal else "")
+        url_id = self.token(22)
+        created, updated = self.timestamps()
+        workspace = None if personal or not org.workspaces else self.rng.choice(org.workspaces)
+        return DataModel(
+            data_model_id=self.uid(),
+            url_id=url_id,
+            name=name,
+            url=f"https://app.sigmacomputing.com/{spec.org_slug}/data-model/{_slug(name)}-{url_id}",
+            path=MY_DOCUMENTS if workspace is None else workspace.name,
+            workspace_id=None if workspace is None else workspace.workspace_id,
+            owner_id=self.rng.choice(self.humans).member_id,
+            updated_by=self.rng.choice(self.humans).member_id,
+            created_at=created,
+            updated_at=updated,
+            latest_version=self.rng.randint(1, 20),
+            is_archived=not personal and spec.data_models >= 4 and i == spec.data_models - 1,
+        )
+
+    def dataset(self, i: int) -> Dataset:
+        spec = self.org.spec
+        url_id = self.token(21)
+        created, updated = self.timestamps()
+        return Dataset(
+            self.uid(), url_id, f"{self.rng.choice(_TOPICS)} Dataset {i + 1}",
+            f"https://app.sigmacomputing.com/{spec.org_slug}/b/{url_id}",
+            self.rng.choice(self.humans).member_id, created, updated,
+            is_archived=spec.datasets >= 3 and i == spec.datasets - 1,
+        )  # fmt: skip
+
+    def team(self, i: int) -> Team:
+        spec = self.org.spec
+        created, updated = self.timestamps()
+        members = tuple(m.member_id for m in self.humans if self.rng.random() < 0.4)
+        return Team(
+            self.uid(), f"{_WORKSPACE_NAMES[i % len(_WORKSPACE_NAMES)]} Team {i + 1}",
+            "private" if i % 2 else "public", self.humans[-1].member_id, created, updated, members,
+            is_archived=spec.teams >= 3 and i == spec.teams - 1,
+        )  # fmt: skip
+
+    def sources_and_lineage(self, workbook: Workbook) -> None:
+        org = self.org
+        candidates: list[tuple[str, Any]] = [("data-model", dm) for dm in org.data_models]
+        candidates += [("dataset", ds) for ds in org.datasets] + [("table", t) for t in org.tables]
+        if not candidates:
+            org.sources[workbook.workbook_id] = []
+            return
+        chosen = self.rng.sample(candidates, min(len(candidates), self.rng.randint(1, 3)))
+        users: dict[int, list[str]] = {index: [] for index in range(len(chosen))}
+        for position, (_, element) in enumerate(org.data_elements(workbook.workbook_id)):
+            index = position % len(chosen)
+            key = (workbook.workbook_id, element.element_id)
+            if self.rng.random() < org.spec.no_lineage_share:
+                org.lineage[key] = Lineage(status=500, code="internal_error")
+                continue
+            users[index].append(element.element_id)
+            kind, source = chosen[index]
+            if kind == "dataset" and source.is_archived:
+                org.lineage[key] = Lineage(status=409, code="inode_archived")
+                continue
+            upstream = [self.node(kind, source, listed=position % 2 == 0)]
+            if position % 4 == 3 and len(chosen) > 1:
+                other = self.node(*chosen[(index + 1) % len(chosen)], listed=True)
+                join = LineageNode(self.token(21), "join", "Join", (upstream[0].node_id, other.node_id))
+                upstream = [upstream[0], other, join]
+            sheet = LineageNode(
+                self.token(21), "sheet", element.name, (upstream[-1].node_id,), element_id=element.element_id
+            )
+            org.lineage[key] = Lineage((*upstream, sheet))
+        org.sources[workbook.workbook_id] = [
+            Source(kind, _source_id(kind, source), tuple(users[i]) if kind == "data-model" else ())
+            for i, (kind, source) in enumerate(chosen)
+        ]
+
+    def node(self, kind: str, source: Any, *, listed: bool) -> LineageNode:
+        if kind == "data-model":
+            return LineageNode(f"{source.url_id}/{self.token(10)}", "data-model", source.name, listed=listed)
+        if kind == "dataset":
+            return LineageNode(f"inode-{source.url_id}", "dataset", source.name)
+        return LineageNode(source.inode_id, "table", source.name)
+
+
+def _source_id(kind: str, source: Any) -> str:
+    if kind == "data-model":
+        return str(source.data_model_id)
+    return str(source.url_id if kind == "dataset" else source.inode_id)
 
 
 def _share(total: int, share: float) -> int:

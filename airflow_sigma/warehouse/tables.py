@@ -178,6 +178,163 @@ MEMBERS = Table(
     ),
 )
 
+DATA_MODELS = Table(
+    base_name="data_models",
+    doc="One row per data model, per snapshot date: those `/v2/dataModels` lists, plus personal ones "
+    "(which it leaves out) that a catalogued workbook uses.",
+    key=("snapshot_date", "data_model_id"),
+    columns=(
+        _snapshot_date("data model row"),
+        Column("data_model_id", "text", "Sigma's data model id (`dataModelId`).", False),
+        Column("data_model_url_id", "text", "The id at the end of the data model's URL (`dataModelUrlId`)."),
+        Column("name", "text", "Data model name."),
+        Column("path", "text", "Folder path of the data model (`path`)."),
+        Column("workspace", "text", "Workspace it lives in; 'My Documents' for personal data models."),
+        Column("is_personal", "boolean", "True when it is in a user's personal space."),
+        Column("url", "text", "Link that opens the data model in Sigma."),
+        Column("owner_id", "text", "Member id of the owner (`ownerId`, else `createdBy`)."),
+        Column("owner_email", "text", "Email of the owner, from the members list; NULL when unknown."),
+        Column("created_at", "timestamp", "When the data model was created (UTC)."),
+        Column("updated_at", "timestamp", "When it was last updated (UTC)."),
+        Column("latest_version", "integer", "Latest saved version number."),
+        Column("is_archived", "boolean", "True when the data model is archived."),
+    ),
+)
+
+DATASETS = Table(
+    base_name="datasets",
+    doc="One row per dataset, per snapshot date (Sigma's dataset API is deprecated: the table is written "
+    "as long as it answers).",
+    key=("snapshot_date", "dataset_id"),
+    columns=(
+        _snapshot_date("dataset row"),
+        Column("dataset_id", "text", "Sigma's dataset id (`datasetId`).", False),
+        Column(
+            "url_id",
+            "text",
+            "Last segment of the dataset's URL: the `inodeId` of a workbook's dataset source "
+            "(sigma_workbook_sources.source_id) and, prefixed with 'inode-', its lineage node id.",
+        ),
+        Column("name", "text", "Dataset name."),
+        Column("description", "text", "Dataset description."),
+        Column("url", "text", "Link that opens the dataset in Sigma."),
+        Column("created_by", "text", "Member id of its creator (`createdBy`)."),
+        Column("created_at", "timestamp", "When it was created (UTC)."),
+        Column("updated_at", "timestamp", "When it was last updated (UTC)."),
+        Column("is_archived", "boolean", "True when the dataset is archived."),
+    ),
+)
+
+WORKBOOK_SOURCES = Table(
+    base_name="workbook_sources",
+    doc="One row per source a workbook reads, per snapshot date, from `GET /v2/workbooks/{id}/sources` "
+    "(one request per workbook).",
+    key=("snapshot_date", "workbook_id", "source_type", "source_id"),
+    columns=(
+        _snapshot_date("source row"),
+        Column("workbook_id", "text", "Id (UUID) of the workbook.", False),
+        Column("source_type", "text", "'data-model', 'dataset' or 'table' (Sigma's `type`).", False),
+        Column(
+            "source_id",
+            "text",
+            "The data model id (`dataModelId`, joins sigma_data_models) or the dataset's or table's "
+            "`inodeId` (a dataset's joins sigma_datasets.url_id).",
+            False,
+        ),
+        Column("workbook_url_id", "text", "URL id of the workbook; joins to impressions and usage."),
+        Column("element_ids", "json", "For data models: the ids of the workbook's elements that use it."),
+        Column("version_tag_id", "text", "The data model version tag the workbook uses, when pinned."),
+    ),
+)
+
+ELEMENT_LINEAGE = Table(
+    base_name="element_lineage",
+    doc="One row per node of each data element's lineage graph, per snapshot date, written only when "
+    "the catalog runs with include_element_lineage=True (one request per table, visualization or "
+    "pivot table element).",
+    key=("snapshot_date", "workbook_id", "element_id", "node_id"),
+    columns=(
+        _snapshot_date("lineage row"),
+        Column("workbook_id", "text", "Id (UUID) of the workbook.", False),
+        Column("element_id", "text", "The element whose lineage this node belongs to.", False),
+        Column(
+            "node_id",
+            "text",
+            "Sigma's node id: the element's own 'sheet' node, 'inode-<url id>' for datasets, "
+            "'<data model url id>/<suffix>' for data models, a table's inode id, a join's id.",
+            False,
+        ),
+        Column("workbook_url_id", "text", "URL id of the workbook."),
+        Column(
+            "node_type",
+            "text",
+            "'sheet', 'join', 'table', 'dataset' or 'data-model'; a node Sigma names only in an edge "
+            "(data models do this) gets its type from its id, or NULL.",
+        ),
+        Column("node_name", "text", "Node name (table name, dataset or data model name); NULL when absent."),
+        Column(
+            "upstream_node_id",
+            "json",
+            "The edges into this node: a JSON array of the node ids it reads from ([] for a source).",
+        ),
+    ),
+)
+
+TEAMS = Table(
+    base_name="teams",
+    doc="One row per team, per snapshot date.",
+    key=("snapshot_date", "team_id"),
+    columns=(
+        _snapshot_date("team row"),
+        Column("team_id", "text", "Sigma's team id (`teamId`).", False),
+        Column("name", "text", "Team name."),
+        Column("description", "text", "Team description."),
+        Column("visibility", "text", "'public' or 'private'."),
+        Column("created_by", "text", "Member id of its creator."),
+        Column("created_at", "timestamp", "When it was created (UTC)."),
+        Column("updated_at", "timestamp", "When it was last updated (UTC)."),
+        Column("is_archived", "boolean", "True when the team is archived."),
+    ),
+)
+
+TEAM_MEMBERS = Table(
+    base_name="team_members",
+    doc="One row per member of each team, per snapshot date (one request per team).",
+    key=("snapshot_date", "team_id", "member_id"),
+    columns=(
+        _snapshot_date("team membership row"),
+        Column("team_id", "text", "The team.", False),
+        Column("member_id", "text", "The member (joins sigma_members).", False),
+        Column("email", "text", "The member's email."),
+    ),
+)
+
+WORKSPACES = Table(
+    base_name="workspaces",
+    doc="One row per workspace, per snapshot date, with whether the catalog's credentials can see it "
+    "(a workspace they cannot see hides its content from non-admin listings and from lineage).",
+    key=("snapshot_date", "workspace_id"),
+    columns=(
+        _snapshot_date("workspace row"),
+        Column("workspace_id", "text", "Sigma's workspace id (`workspaceId`).", False),
+        Column("name", "text", "Workspace name."),
+        Column(
+            "is_personal",
+            "boolean",
+            "True for the personal space, which some tenants list as a workspace ('User Folder').",
+        ),
+        Column(
+            "visible_to_caller",
+            "boolean",
+            "True when the credentials' owner can see the workspace (is a member of it): it is in "
+            "`GET /v2/files?typeFilters=workspace`, which admins do not bypass.",
+        ),
+        Column("created_by", "text", "Member id of its creator."),
+        Column("created_at", "timestamp", "When it was created (UTC)."),
+        Column("updated_at", "timestamp", "When it was last updated (UTC)."),
+    ),
+)
+
 _SOURCE_URI = Column(
     "source_uri",
     "text",
@@ -382,6 +539,13 @@ ALL_TABLES: tuple[Table, ...] = (
     WORKBOOKS,
     WORKBOOK_ELEMENTS,
     MEMBERS,
+    DATA_MODELS,
+    DATASETS,
+    WORKBOOK_SOURCES,
+    ELEMENT_LINEAGE,
+    TEAMS,
+    TEAM_MEMBERS,
+    WORKSPACES,
     IMPRESSION_EVENTS,
     IMPRESSIONS_DAILY,
     EXPORT_FILES,

@@ -16,6 +16,15 @@ from airflow_sigma.operators.catalog import as_flag, snapshot_date_of, workspace
 from airflow_sigma.testing.org import OrgSpec
 from airflow_sigma.usage import last_full_day
 from airflow_sigma.warehouse import MEMBERS, WORKBOOK_ELEMENTS, WORKBOOKS, Warehouse
+from airflow_sigma.warehouse.tables import (
+    DATA_MODELS,
+    DATASETS,
+    ELEMENT_LINEAGE,
+    TEAM_MEMBERS,
+    TEAMS,
+    WORKBOOK_SOURCES,
+    WORKSPACES,
+)
 from tests.catalog.expected import element_count, expected_workbooks
 
 UTC = timezone.utc
@@ -23,6 +32,10 @@ HOOK_PARAMS = {"client_kwargs": {"max_retries": 3, "backoff_initial": 0.001, "ba
                                  "retry_after_max": 0.01}}  # fmt: skip
 DAGS = Path(__file__).resolve().parents[1] / "integration_dags"
 TABLES = (WORKBOOKS, WORKBOOK_ELEMENTS, MEMBERS)
+CATALOG_PARTS = (DATA_MODELS, DATASETS, WORKBOOK_SOURCES, ELEMENT_LINEAGE, TEAMS, TEAM_MEMBERS, WORKSPACES)
+PART_NAMES = {"data_models": "data_models", "datasets": "datasets", "workbook_sources": "sources",
+              "element_lineage": "lineage", "teams": "teams", "team_members": "team_members",
+              "workspaces": "workspaces"}  # fmt: skip
 
 
 @pytest.fixture
@@ -198,6 +211,28 @@ def test_failed_workbook_listing_fails_and_keeps_the_previous_snapshot(
     with pytest.raises(CatalogError, match="nothing is written"):
         op.execute(on(datetime(2026, 3, 1, tzinfo=UTC)))
     assert snapshot(sqlite_conn_id) == before
+
+
+def test_every_part_is_written_and_a_failed_part_listing_keeps_every_table(
+    sigma_server, sigma_conn, warehouse_conn_id
+):
+    op = operator(warehouse_conn_id=warehouse_conn_id, include_personal=True, include_element_lineage="true")
+    summary = op.execute(on(datetime(2026, 3, 1, tzinfo=UTC)))
+    warehouse = Warehouse.from_conn_id(warehouse_conn_id)
+    before = [warehouse.read_table(table) for table in (*TABLES, *CATALOG_PARTS)]
+    for table, rows in zip(CATALOG_PARTS, before[len(TABLES) :], strict=True):
+        assert len(rows) == summary["parts"][PART_NAMES[table.base_name]] > 0, table.base_name
+        assert {row[0] for row in rows} == {date(2026, 3, 1)}
+    sigma_server.fail_path("/v2/dataModels", 503)
+    with pytest.raises(CatalogError, match="Listing Sigma data models failed"):
+        op.execute(on(datetime(2026, 3, 1, tzinfo=UTC)))
+    assert [warehouse.read_table(table) for table in (*TABLES, *CATALOG_PARTS)] == before
+
+
+def test_part_switches_are_templated_flags():
+    op = operator(include_teams="false", include_element_lineage="{{ params.lineage }}")
+    assert "include_teams" in op.template_fields and "include_element_lineage" in op.template_fields
+    assert as_flag(op.include_teams, "include_teams") is False
 
 
 def test_templated_strings_and_a_non_admin(
