@@ -55,7 +55,15 @@ def get_provider_info() -> dict[str, Any]:
                             "Used when 'API base URL' is empty. 'auto' tries every known Sigma API host "
                             "and keeps the first that accepts the credentials."
                         ),
-                        "schema": {"type": ["string", "null"], "enum": [None, "auto", *CLOUD_HOSTS]},
+                        # No null in the enum: the 3.3 UI would show it as a literal "null" choice.
+                        "schema": {
+                            "type": ["string", "null"],
+                            "enum": ["auto", *CLOUD_HOSTS],
+                            "values_display": {
+                                "auto": "auto: try every known host",
+                                **{key: f"{key}: {host}" for key, host in CLOUD_HOSTS.items()},
+                            },
+                        },
                     },
                     "allow_custom_host": {
                         "label": "Allow custom host",
@@ -67,10 +75,13 @@ def get_provider_info() -> dict[str, Any]:
                     },
                 },
                 "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port"],
+                    # Port stays visible: Airflow 3.3.2's Test button sends port 0 for a connection stored
+                    # without one and the API refuses the test (apache/airflow#73298); 443 avoids that.
+                    "hidden-fields": ["schema"],
                     "relabeling": {"host": "API base URL", "login": "Client ID", "password": "Client Secret"},
                     "placeholders": {
                         "host": "https://aws-api.sigmacomputing.com (Administration > Developer Access)",
+                        "port": "443 (Airflow 3.3.2's Test button needs a port)",
                         "login": "OAuth client ID",
                         "password": "OAuth client secret",
                         "cloud": "aws-us-west",

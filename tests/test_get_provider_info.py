@@ -52,9 +52,9 @@ def test_connection_form_is_built_from_metadata():
     assert std.host.title == "API base URL"
     assert std.login.title == "Client ID"
     assert std.password.title == "Client Secret"
-    assert std.url_schema.hidden and std.port.hidden
+    assert std.url_schema.hidden and not std.port.hidden and std.port.placeholder.startswith("443")
     extra = meta.extra_fields
-    assert extra["cloud"]["schema"]["enum"] == [None, "auto", *CLOUD_HOSTS]
+    assert extra["cloud"]["schema"]["enum"] == ["auto", *CLOUD_HOSTS]
     assert set(CLOUD_HOSTS) == {
         "aws-us-west", "aws-us-east", "aws-ca", "aws-eu", "aws-uk", "aws-au",
         "azure-us", "azure-eu", "azure-ca", "azure-uk", "gcp-us", "gcp-sa",

@@ -28,6 +28,7 @@ CLOUD_HOSTS: dict[str, str] = {
 AUTO = "auto"
 SIGMA_DOMAIN = "sigmacomputing.com"
 APP_HOST = "app.sigmacomputing.com"
+DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 def normalize_base_url(host: str) -> str:
@@ -61,7 +62,8 @@ def normalize_base_url(host: str) -> str:
     path = parts.path.rstrip("/")
     if path.lower().endswith("/v2"):
         path = path[:-3].rstrip("/")
-    netloc = parts.hostname.lower() if parts.port is None else f"{parts.hostname.lower()}:{parts.port}"
+    default_port = parts.port in (None, DEFAULT_PORTS[scheme])  # https://host:443 is https://host
+    netloc = parts.hostname.lower() if default_port else f"{parts.hostname.lower()}:{parts.port}"
     return f"{scheme}://{netloc}{path}"
 
 

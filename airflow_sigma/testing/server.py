@@ -8,9 +8,11 @@ In a test::
 
 As a process (``make demo``, ``airflow dags test`` in another process)::
 
-    python -m airflow_sigma.testing.server --port 8765 --client-id demo --client-secret s3cret
+    python -m airflow_sigma.testing.server --workbooks 300
 
-It prints one JSON line ``{"url": ..., "client_id": ...}`` once it listens, and runs until SIGTERM/SIGINT.
+It listens on a free port (``--port`` to choose one), prints its URL and a ready ``sigma_default``
+connection (``export AIRFLOW_CONN_SIGMA_DEFAULT=...`` as JSON and as a URI) once it listens, and runs
+until SIGTERM/SIGINT. ``--info-file`` writes the same as JSON for scripts.
 Each request runs in its own daemon thread (``ThreadingHTTPServer``), so concurrency and latency are real.
 """
 
@@ -20,6 +22,7 @@ import argparse
 import contextlib
 import json
 import secrets
+import shlex
 import signal
 import socket
 import sys
@@ -336,7 +339,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--truncate-rate", type=float, default=0.0, help="share of GETs cut off mid-body")
     parser.add_argument("--retry-after", default="1", help="Retry-After sent with 429s")
     parser.add_argument("--token-lifetime", type=float, default=3600.0)
-    parser.add_argument("--info-file", default=None, help="write url, client id and secret here as JSON")
+    parser.add_argument(
+        "--info-file", default=None, help="write the url, credentials and connection here as JSON"
+    )
     args = parser.parse_args(argv)
 
     spec = OrgSpec(
@@ -364,14 +369,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopped.set())
     with server:
-        info = {"url": server.url, "client_id": server.client_id, "client_secret": server.client_secret}
+        info = {
+            "url": server.url,
+            "client_id": server.client_id,
+            "client_secret": server.client_secret,
+            "connection_json": server.connection_json(),
+            "connection_uri": server.connection_uri(),
+        }
         if args.info_file:
             with open(args.info_file, "w", encoding="utf-8") as handle:
                 json.dump(info, handle)
-        print(json.dumps({"url": server.url, "client_id": server.client_id}), flush=True)
+        print(ready_message(server), flush=True)
         while not stopped.wait(0.5):
             pass
     return 0
+
+
+def ready_message(server: SigmaTestServer) -> str:
+    """What the process prints once it listens: the URL, then the connection as JSON and as a URI."""
+    admin = "admin" if server.options.admin else "non-admin"
+    return (
+        f"Local Sigma API server on {server.url}: {len(server.org.workbooks)} workbooks, {admin} caller. "
+        "Ctrl-C stops it.\n"
+        "Its connection, as JSON or as a URI (either line, in the shell that runs Airflow):\n"
+        f"export AIRFLOW_CONN_SIGMA_DEFAULT={shlex.quote(server.connection_json())}\n"
+        f"export AIRFLOW_CONN_SIGMA_DEFAULT={shlex.quote(server.connection_uri())}"
+    )
 
 
 if __name__ == "__main__":

@@ -56,6 +56,8 @@ def test_cloud_key_is_case_and_space_insensitive(key):
         "aws-api.sigmacomputing.com",
         "aws-api.sigmacomputing.com/v2",
         "  HTTPS://AWS-API.SigmaComputing.com/v2  ",
+        "https://aws-api.sigmacomputing.com:443",
+        "aws-api.sigmacomputing.com:443/v2",
     ],
 )
 def test_host_forms_normalize_to_one_base_url(typed):
@@ -71,6 +73,8 @@ def test_leading_space_of_the_openapi_ksa_server_is_tolerated():
 
 def test_port_and_proxy_prefix_are_kept():
     assert normalize_base_url("http://127.0.0.1:8080/sigma/v2/") == "http://127.0.0.1:8080/sigma"
+    assert normalize_base_url("http://127.0.0.1:80") == "http://127.0.0.1"
+    assert normalize_base_url("https://proxy.example.com:8443") == "https://proxy.example.com:8443"
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_sigma.api.errors import SigmaConfigError
+from airflow_sigma.api.regions import CLOUD_HOSTS
 from airflow_sigma.api.settings import SigmaSettings, parse_bool, parse_extra
 
 
@@ -43,6 +44,15 @@ def test_port_is_appended_to_a_host_without_one():
     result = settings(host="http://127.0.0.1", port=8123, extra={"allow_custom_host": "true"})
     assert result.base_url == "http://127.0.0.1:8123"
     assert result.allow_custom_host is True
+
+
+@pytest.mark.parametrize("port", [443, 0, None])
+def test_the_port_the_connection_form_asks_for_changes_no_host(port):
+    """443 (the form's placeholder, for Airflow 3.3.2's Test button) agrees with host and cloud."""
+    assert settings(port=port).base_url == "https://aws-api.sigmacomputing.com"
+    both = settings(port=port, extra={"cloud": "aws-us-west"})
+    assert (both.base_url, both.cloud) == ("https://aws-api.sigmacomputing.com", "aws-us-west")
+    assert settings(host=None, port=port, extra={"cloud": "aws-eu"}).base_url == CLOUD_HOSTS["aws-eu"]
 
 
 def test_schema_v2_from_a_uri_path_is_accepted_and_anything_else_refused():

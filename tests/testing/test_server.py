@@ -285,9 +285,26 @@ def test_runs_as_a_subprocess(tmp_path: Path):
     try:
         ready, _, _ = select.select([process.stdout], [], [], 30)
         assert ready, "server did not print its address within 30 s"
-        line = json.loads(process.stdout.readline())
-        assert line["client_id"] == "demo-id" and "client_secret" not in line
-        assert json.loads(info_file.read_text())["client_secret"] == "demo-secret"
+        printed = [process.stdout.readline() for _ in range(4)]
+        info = json.loads(info_file.read_text())
+        assert info["client_secret"] == "demo-secret"
+        assert printed[0].startswith(f"Local Sigma API server on {info['url']}: 6 workbooks")
+        # The printed connection lines work as they are, in a shell.
+        var = "$AIRFLOW_CONN_SIGMA_DEFAULT"
+        script = f"{printed[2]}first={var}; {printed[3]}echo $first; echo {var}"
+        exported = subprocess.run(
+            ["bash", "-c", script], capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+        assert exported == [info["connection_json"], info["connection_uri"]]
+        assert json.loads(exported[0]) == {
+            "conn_type": "sigma",
+            "host": info["url"],
+            "login": "demo-id",
+            "password": "demo-secret",
+            "extra": {"allow_custom_host": True},
+        }
+        assert exported[1] == f"sigma://http://demo-id:demo-secret@{info['url'][7:]}/?allow_custom_host=true"
+        line = info
         token = requests.post(
             f"{line['url']}/v2/auth/token",
             timeout=5,
