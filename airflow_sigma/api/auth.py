@@ -137,6 +137,7 @@ class TokenSource:
                 f"Could not request a Sigma token from {self._url} ({no_answer(exc)}). "
                 f"{self._advice.unreachable(exc)}",
                 host=self._base_url,
+                transient=True,
             ) from None
         return self._read(response)
 

@@ -18,13 +18,21 @@ from airflow_sigma.catalog.parts import (
     WorkspaceRow,
 )
 from airflow_sigma.catalog.rows import ElementRow, MemberRow, WorkbookRow, is_personal_space
+from airflow_sigma.exceptions import SigmaProviderError, is_retryable
 
 PersonalScope = Literal["all", "own", "none"]
 SUMMARY_SKIPPED_LIMIT = 20
 
 
-class CatalogError(Exception):
-    """The catalog could not be discovered completely; nothing must be written."""
+class CatalogError(SigmaProviderError):
+    """The catalog could not be discovered completely; nothing must be written.
+
+    Retryable as its cause is (a listing refused with 403 is not; one that found no server is).
+    """
+
+    @property
+    def retryable(self) -> bool:
+        return is_retryable(self.__cause__) if self.__cause__ is not None else True
 
 
 class CatalogIncompleteError(CatalogError):

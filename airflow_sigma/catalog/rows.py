@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
+from airflow_sigma.exceptions import BadInputError
+
 log = logging.getLogger(__name__)
 
 MY_DOCUMENTS = "My Documents"
@@ -18,7 +20,7 @@ PERSONAL_SPACE_NAMES: frozenset[str] = frozenset({"my documents", "user folder"}
 """The personal space's names, case-folded: paths say "My Documents"; some tenants list "User Folder"."""
 
 
-class CatalogDataError(ValueError):
+class CatalogDataError(BadInputError, ValueError):
     """A Sigma API entry lacks a field the catalog cannot do without (an id)."""
 
 

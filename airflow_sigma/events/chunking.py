@@ -22,6 +22,8 @@ from typing import Protocol
 
 import numpy as np
 
+from airflow_sigma.exceptions import BadInputError
+
 _QUOTE = 0x22
 _FIELD_START_BEFORE = (0x2C, 0x0A, 0x0D)  # a quote after ',' or a line end opens a quoted field
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -34,7 +36,7 @@ class ReadableStream(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
-class ChunkingError(ValueError):
+class ChunkingError(BadInputError, ValueError):
     """The stream cannot be cut into records (raised as :class:`EventFileError` by the readers)."""
 
 

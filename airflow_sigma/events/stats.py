@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import NamedTuple
 
+from airflow_sigma.exceptions import BadInputError
+
 DEFAULT_MAX_SAMPLES = 20
 
 
@@ -39,7 +41,7 @@ class FileErrorKind(str, Enum):
     UNREADABLE = "unreadable"
 
 
-class EventFileError(ValueError):
+class EventFileError(BadInputError, ValueError):
     """A whole file cannot be read: a required column is missing, a header is ambiguous, ...
 
     The message names the file. Raised when the reader is created (header problems) or while iterating
@@ -141,7 +143,7 @@ class FileStats:
         return f"{text} ({bad})" if bad else text
 
 
-class TooManyBadRowsError(ValueError):
+class TooManyBadRowsError(BadInputError, ValueError):
     """The share of bad rows across a run is above the configured maximum."""
 
 

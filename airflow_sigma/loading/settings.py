@@ -5,18 +5,20 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from airflow_sigma.exceptions import ParameterError
+
 
 def check_fraction(name: str, value: object) -> float:
     """A number from 0.0 to 1.0 (``max_bad_row_fraction``)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be a number from 0.0 to 1.0, got {value!r}")
+        raise ParameterError(f"{name} must be a number from 0.0 to 1.0, got {value!r}")
     return float(value)
 
 
 def check_positive_int(name: str, value: object) -> int:
     """A whole number >= 1 (days, thresholds)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+        raise ParameterError(f"{name} must be a whole number >= 1, got {value!r}")
     return value
 
 
@@ -31,7 +33,7 @@ def as_date(name: str, value: object) -> date:
             return date.fromisoformat(value.strip()[:10])
         except ValueError:
             pass
-    raise ValueError(f"{name} must be a date or 'YYYY-MM-DD', got {value!r}")
+    raise ParameterError(f"{name} must be a date or 'YYYY-MM-DD', got {value!r}")
 
 
 class TaskLog(Protocol):

@@ -12,6 +12,8 @@ from airflow_sigma.audit import (
     DEFAULT_LOGIN_EVENT_TYPES,
     DEFAULT_SUCCESS_STATUSES,
 )
+from airflow_sigma.exceptions import ParameterError
+from airflow_sigma.operators.failures import fail_fast
 from airflow_sigma.operators.loading import _ExportLoadingOperator
 
 if TYPE_CHECKING:
@@ -69,7 +71,7 @@ class SigmaLoadAuditEventsOperator(_ExportLoadingOperator):
     ) -> None:
         super().__init__(**kwargs)
         if isinstance(categories, str):
-            raise ValueError("categories must be a list of category names, not a string")
+            raise ParameterError("categories must be a list of category names, not a string")
         self.categories = categories
         self.key_columns = key_columns
         self.login_event_types = list(login_event_types)
@@ -77,6 +79,7 @@ class SigmaLoadAuditEventsOperator(_ExportLoadingOperator):
         self.success_statuses = list(success_statuses)
         self.failure_statuses = list(failure_statuses)
 
+    @fail_fast
     def execute(self, context: Context) -> dict[str, Any]:
         return self.load(context, self._job).summary()
 

@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_sigma.exceptions import ParameterError
+from airflow_sigma.operators.failures import fail_fast
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -121,9 +124,9 @@ class SigmaDiscoverWorkbooksOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be an integer >= 1, got {max_concurrency!r}")
+            raise ParameterError(f"max_concurrency must be an integer >= 1, got {max_concurrency!r}")
         if not isinstance(max_skipped_fraction, int | float) or not 0 <= max_skipped_fraction <= 1:
-            raise ValueError(
+            raise ParameterError(
                 f"max_skipped_fraction must be a number from 0 to 1, got {max_skipped_fraction!r}"
             )
         self.sigma_conn_id = sigma_conn_id
@@ -144,6 +147,7 @@ class SigmaDiscoverWorkbooksOperator(BaseOperator):
         self.table_prefix = table_prefix
         self.sigma_hook_params = dict(sigma_hook_params or {})
 
+    @fail_fast
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_sigma.catalog import CatalogOptions, discover_catalog, write_catalog
         from airflow_sigma.hooks.sigma import SigmaHook
@@ -211,7 +215,7 @@ def as_flag(value: Any, name: str) -> bool:
         return True
     if text in _FALSE or text == "none":
         return False
-    raise ValueError(f"{name} must be true or false, got {value!r}")
+    raise ParameterError(f"{name} must be true or false, got {value!r}")
 
 
 def workspace_names(value: Any) -> tuple[str, ...] | None:
@@ -229,10 +233,10 @@ def workspace_names(value: Any) -> tuple[str, ...] | None:
             try:
                 value = ast.literal_eval(text)
             except (ValueError, SyntaxError):
-                raise ValueError(f"workspaces looks like a list but is not one: {value!r}") from None
+                raise ParameterError(f"workspaces looks like a list but is not one: {value!r}") from None
         else:
             value = text.split(",")
     if not isinstance(value, list | tuple | set | frozenset):
-        raise ValueError(f"workspaces must be a list of names or a comma-separated string, got {value!r}")
+        raise ParameterError(f"workspaces must be a list of names or a comma-separated string, got {value!r}")
     names = tuple(str(name).strip() for name in value if name is not None and str(name).strip())
     return names or None

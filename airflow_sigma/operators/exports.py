@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_sigma.operators.failures import fail_fast
 from airflow_sigma.storage import (
     DEFAULT_DAYS_BACK,
     DEFAULT_PATTERNS,
@@ -100,6 +101,7 @@ class SigmaListAuditExportsOperator(BaseOperator):
         """The (rendered) location, validated."""
         return parse_export_uri(self.bucket_uri, aws_conn_id=self.aws_conn_id, gcp_conn_id=self.gcp_conn_id)
 
+    @fail_fast
     def execute(self, context: Context) -> list[ExportFile]:
         location = self.location()
         start, end = run_data_interval(context)

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_sigma.exceptions import ParameterError
 from airflow_sigma.loading.settings import as_date, check_positive_int
 from airflow_sigma.operators.exports import run_data_interval
+from airflow_sigma.operators.failures import fail_fast
 from airflow_sigma.operators.loading import _ExportLoadingOperator
 from airflow_sigma.usage.impressions import DEFAULT_EVENT_RETENTION_DAYS
 
@@ -88,13 +90,14 @@ class SigmaAggregateImpressionsOperator(_ExportLoadingOperator):
         self.event_retention_days = check_positive_int("event_retention_days", event_retention_days)
         self.hash_user_emails = hash_user_emails
         if hash_user_emails and not (email_salt_conn_id or email_salt):
-            raise ValueError(
+            raise ParameterError(
                 "hash_user_emails=True needs a salt: set email_salt_conn_id (a connection whose password is "
                 "the salt) or email_salt."
             )
         self.email_salt_conn_id = email_salt_conn_id
         self._email_salt = email_salt
 
+    @fail_fast
     def execute(self, context: Context) -> dict[str, Any]:
         self.log.info("User emails are stored %s.", "hashed" if self.hash_user_emails else "as exported")
         result = self.load(context, self._job)
@@ -131,7 +134,7 @@ class SigmaAggregateImpressionsOperator(_ExportLoadingOperator):
             connection = BaseHook.get_connection(self.email_salt_conn_id)
             salt = connection.password or connection.extra_dejson.get("salt")
             if not salt:
-                raise ValueError(
+                raise ParameterError(
                     f"Connection {self.email_salt_conn_id!r} has no password and no extra 'salt': it must "
                     "hold the salt used to hash user emails."
                 )
@@ -184,6 +187,7 @@ class SigmaBuildUsageSummaryOperator(BaseOperator):
         self.used_window_days = check_positive_int("used_window_days", used_window_days)
         self.used_min_impressions = check_positive_int("used_min_impressions", used_min_impressions)
 
+    @fail_fast
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_sigma.usage import UsageSettings, build_usage_summary, last_full_day
         from airflow_sigma.warehouse import Warehouse

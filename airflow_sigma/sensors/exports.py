@@ -7,9 +7,10 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 
 from airflow_sigma.operators.exports import checked_location, run_data_interval
+from airflow_sigma.operators.failures import NOT_RETRIED, fail_fast
 from airflow_sigma.storage import (
     DEFAULT_PATTERNS,
     ExportFile,
@@ -85,6 +86,7 @@ class SigmaAuditExportSensor(BaseSensorOperator):
             return parse_timestamp(run_data_interval(context)[1], field="newer_than")
         return parse_timestamp(self.newer_than, field="newer_than")
 
+    @fail_fast
     def poke(self, context: Context) -> PokeReturnValue:
         scan = scan_exports(
             self.location(), newer_than_window(self.threshold(context)), patterns=self.pattern
@@ -92,6 +94,7 @@ class SigmaAuditExportSensor(BaseSensorOperator):
         self.log.info("%s", scan.summary())
         return PokeReturnValue(is_done=bool(scan.files), xcom_value=scan.files)
 
+    @fail_fast
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
@@ -116,6 +119,7 @@ class SigmaAuditExportSensor(BaseSensorOperator):
             timeout=timedelta(seconds=self.timeout),
         )
 
+    @fail_fast
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[ExportFile]:
         """Resume after the trigger: return the files, or fail with the trigger's message."""
         status = (event or {}).get("status")
@@ -125,4 +129,7 @@ class SigmaAuditExportSensor(BaseSensorOperator):
             return list((event or {}).get("files", []))
         if status == "timeout":
             raise AirflowSensorTimeout(message)
-        raise AirflowException(f"Waiting for a Sigma audit export failed: {message}")
+        failure = f"Waiting for a Sigma audit export failed: {message}"
+        if (event or {}).get("retryable", True):
+            raise AirflowException(failure)
+        raise AirflowFailException(f"{failure} ({NOT_RETRIED})")

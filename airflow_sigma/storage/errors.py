@@ -6,10 +6,16 @@ was expected. Neither ever includes credentials.
 
 from __future__ import annotations
 
+from airflow_sigma.exceptions import ConfigurationError, SigmaProviderError
 
-class ExportConfigError(ValueError):
+
+class ExportConfigError(ConfigurationError, ValueError):
     """The export location or its settings are invalid (raised before any I/O where possible)."""
 
 
-class ExportStorageError(RuntimeError):
-    """Listing or reading the export location failed (missing bucket or folder, access denied, ...)."""
+class ExportStorageError(SigmaProviderError, RuntimeError):
+    """Listing or reading the export location failed (missing bucket or folder, access denied, ...).
+
+    Retryable: a location that is missing or refused now may be there after a retry (a mount, a
+    permission being granted), and network errors pass.
+    """

@@ -9,6 +9,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_sigma.exceptions import is_retryable
 from airflow_sigma.storage import (
     DEFAULT_PATTERNS,
     ExportConfigError,
@@ -26,7 +27,8 @@ class SigmaAuditExportTrigger(BaseTrigger):
 
     Yields one event and stops: ``{"status": "success", "files": [...], "message": ...}`` with the
     new files oldest first, ``{"status": "timeout", "message": ...}`` once ``timeout_at`` passes,
-    or ``{"status": "error", "message": ...}`` when the location cannot be listed.
+    or ``{"status": "error", "message": ..., "retryable": ...}`` when the location cannot be listed
+    (``retryable`` False for a terminal error: the sensor then fails without retries).
 
     :param bucket_uri: ``s3://bucket/prefix``, ``gs://bucket/prefix`` or ``file:///absolute/dir``.
     :param newer_than: ISO 8601 timestamp; only files last modified strictly after it count.
@@ -76,11 +78,12 @@ class SigmaAuditExportTrigger(BaseTrigger):
         try:
             event = await self._wait()
         except (ExportConfigError, ExportStorageError) as error:
-            event = {"status": "error", "message": str(error)}
+            event = {"status": "error", "message": str(error), "retryable": is_retryable(error)}
         except Exception as error:
             event = {
                 "status": "error",
                 "message": f"Waiting for exports under {self.bucket_uri} failed: {error!r}",
+                "retryable": is_retryable(error),
             }
         yield TriggerEvent(event)
 

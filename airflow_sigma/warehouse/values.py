@@ -20,15 +20,23 @@ from datetime import date, datetime, timezone
 from itertools import islice
 from typing import Any
 
+from airflow_sigma.exceptions import BadInputError, SigmaProviderError
+
 UTC = timezone.utc
 Converter = Callable[[Any], Any]
 
 
-class WarehouseError(Exception):
-    """A warehouse operation cannot be done as asked (bad table state, bad arguments)."""
+class WarehouseError(SigmaProviderError):
+    """A warehouse operation cannot be done as asked (bad table state, bad arguments, a connection that
+    cannot work). Terminal unless a subclass says otherwise
+    (:class:`~airflow_sigma.warehouse.WarehouseUnavailableError`)."""
+
+    @property
+    def retryable(self) -> bool:
+        return False
 
 
-class BadRowError(WarehouseError, ValueError):
+class BadRowError(WarehouseError, BadInputError, ValueError):
     """A row to be written has the wrong shape or a value of the wrong type."""
 
 

@@ -15,6 +15,7 @@ from airflow_sigma.operators import SigmaLoadAuditEventsOperator
 from airflow_sigma.storage import ExportConfigError
 from airflow_sigma.testing.exports import AUDIT_HEADER, ExportSpec, write_exports
 from airflow_sigma.warehouse import AUDIT_EVENTS, DAILY_EVENT_COUNTS, DAILY_LOGINS, Warehouse
+from tests.fixtures.airflow import fails_without_retry
 from tests.fixtures.cloud import GcsServer
 from tests.fixtures.exports import at, write_export
 
@@ -76,7 +77,7 @@ def test_execute_on_listed_files(sqlite_conn_id: str, tmp_path: Path) -> None:
 def test_too_many_bad_rows_fail_the_task(sqlite_conn_id: str, tmp_path: Path) -> None:
     rows = [*ROWS, "soon,ACCESS_SIGMA,Login,Success,x@x.com"]
     export = write_export(tmp_path, "a.csv", rows, header=HEADER, modified=at("2024-05-02T12:00"))
-    with pytest.raises(TooManyBadRowsError, match="Nothing was written"):
+    with fails_without_retry(TooManyBadRowsError, match="Nothing was written"):
         load(files=[export], warehouse_conn_id=sqlite_conn_id).execute(CONTEXT)
     with Warehouse.from_conn_id(sqlite_conn_id).transaction() as tx:  # not even the tables were created
         assert tx.query("SELECT name FROM sqlite_master WHERE name LIKE 'sigma%'") == []

@@ -12,10 +12,12 @@ import pytest
 from structlog.testing import capture_logs
 
 from airflow_sigma.events import hash_email
+from airflow_sigma.exceptions import ParameterError
 from airflow_sigma.operators import SigmaAggregateImpressionsOperator, SigmaBuildUsageSummaryOperator
 from airflow_sigma.storage import ExportConfigError
 from airflow_sigma.testing.exports import ExportSpec, write_exports
 from airflow_sigma.warehouse import IMPRESSIONS_DAILY, USAGE, Warehouse
+from tests.fixtures.airflow import fails_without_retry
 from tests.fixtures.cloud import S3Server
 from tests.fixtures.exports import HEADER, at, write_export
 
@@ -177,7 +179,7 @@ def test_hashed_emails_with_a_salt_from_a_connection_that_is_never_shown(
     assert salt not in log_text(logs) and salt not in json.dumps(summary)
     assert "ann@x.com" not in log_text(logs)  # bad-row samples are not logged when emails are hashed
     monkeypatch.setenv("AIRFLOW_CONN_SIGMA_SALT", json.dumps({"conn_type": "generic"}))
-    with pytest.raises(ValueError, match="'sigma_salt' has no password and no extra 'salt'"):
+    with fails_without_retry(ParameterError, match="'sigma_salt' has no password and no extra 'salt'"):
         op.execute(CONTEXT)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_sigma.api.errors import SigmaConfigError
 from airflow_sigma.api.regions import CLOUD_HOSTS
@@ -101,8 +102,9 @@ def test_half_an_s3_key_pair_is_refused_before_any_request(
         "data_interval_start": datetime(2024, 5, 1, tzinfo=UTC),
         "data_interval_end": datetime(2024, 5, 2, tzinfo=UTC),
     }
-    with pytest.raises(ExportConfigError) as raised:  # port 9 is closed: it was refused, not tried
+    with pytest.raises(AirflowFailException) as raised:  # port 9 is closed: it was refused, not tried
         op.execute(context)
+    assert isinstance(raised.value.__cause__, ExportConfigError)
     assert_clear(str(raised.value), "AWS connection 'aws_half' has half an access key pair", says,
                  "Give both the access key id and the secret access key, or neither")  # fmt: skip
 
@@ -185,8 +187,9 @@ def test_the_discovery_task_fails_on_a_bad_connection_before_writing(
     op = SigmaDiscoverWorkbooksOperator(
         task_id="discover", sigma_conn_id="sigma_bad", warehouse_conn_id=sqlite_conn_id
     )
-    with pytest.raises(SigmaConfigError) as raised:
+    with pytest.raises(AirflowFailException) as raised:
         op.execute({"logical_date": datetime(2026, 3, 1, tzinfo=UTC)})
+    assert isinstance(raised.value.__cause__, SigmaConfigError)
     assert_clear(str(raised.value), "Unknown Sigma cloud key 'aws-mars'")
     with closing(sqlite3.connect(tmp_path / "warehouse.db")) as db:  # the sqlite_conn_id database
         assert db.execute("SELECT name FROM sqlite_master").fetchall() == []

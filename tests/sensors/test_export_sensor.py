@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 from airflow.sdk import BaseSensorOperator
-from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, AirflowSkipException, TaskDeferred
+from airflow.sdk.exceptions import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    TaskDeferred,
+)
 
 from airflow_sigma.sensors import SigmaAuditExportSensor
 from airflow_sigma.storage import ExportConfigError
@@ -100,8 +106,11 @@ def test_execute_complete_statuses() -> None:
     assert waiting.execute_complete({}, {"status": "success", "files": files, "message": "ok"}) == files
     with pytest.raises(AirflowSensorTimeout, match="nothing came"):
         waiting.execute_complete({}, {"status": "timeout", "message": "nothing came"})
-    with pytest.raises(AirflowException, match="bucket gone"):
+    with pytest.raises(AirflowException, match="bucket gone") as retried:
         waiting.execute_complete({}, {"status": "error", "message": "bucket gone"})
+    assert not isinstance(retried.value, AirflowFailException)
+    with pytest.raises(AirflowFailException, match=r"bad location.*not retried"):
+        waiting.execute_complete({}, {"status": "error", "message": "bad location", "retryable": False})
     soft = sensor("s3://bkt/p", soft_fail=True)
     with pytest.raises(AirflowSkipException):
         soft.resume_execution("execute_complete", {"event": {"status": "timeout", "message": "m"}}, {})

@@ -89,12 +89,12 @@ async def test_times_out_with_a_message(tmp_path: Path) -> None:
 
 async def test_missing_bucket_is_an_error_event(aws_connection: S3Server) -> None:
     payload = await first_event(make_trigger("s3://no-such-bucket-here/p"))
-    assert set(payload) == {"status", "message"}
-    assert payload["status"] == "error"
+    assert set(payload) == {"status", "message", "retryable"}
+    assert payload["status"] == "error" and payload["retryable"] is True
     assert "'no-such-bucket-here' does not exist" in payload["message"]
 
 
 async def test_bad_location_is_an_error_event() -> None:
     payload = await first_event(make_trigger("ftp://host/p"))
-    assert payload["status"] == "error"
+    assert payload["status"] == "error" and payload["retryable"] is False
     assert "s3://bucket/prefix, gs://bucket/prefix or file:///absolute/dir" in payload["message"]
