@@ -73,6 +73,21 @@ class LoginSettings:
         """SQL: ``column`` loosely equals one of ``values``."""
         return f"{loose_text(column)} IN ({string_literals(sorted({loose_value(v) for v in values}))})"
 
+    def login_sql(self) -> str:
+        """SQL condition on ``sigma_audit_events`` columns: the event is a login (any status)."""
+        return (
+            f"{self.condition('event_type', self.login_event_types)} "
+            f"AND {self.condition('event_name', self.login_event_names)}"
+        )
+
+    def successful_login_sql(self) -> str:
+        """SQL condition: the event is a successful login."""
+        return f"{self.login_sql()} AND {self.condition('event_status', self.success_statuses)}"
+
+    def failed_login_sql(self) -> str:
+        """SQL condition: the event is a failed login."""
+        return f"{self.login_sql()} AND {self.condition('event_status', self.failure_statuses)}"
+
 
 @dataclass
 class AuditJob:
@@ -135,12 +150,7 @@ def rebuild_audit_days(tx: Transaction, days: Sequence[date], logins: LoginSetti
         f"WHERE {in_days} GROUP BY day, {', '.join(parts)}",
         params,
     )
-    login = (
-        f"{logins.condition('event_type', logins.login_event_types)} "
-        f"AND {logins.condition('event_name', logins.login_event_names)}"
-    )
-    ok = f"{login} AND {logins.condition('event_status', logins.success_statuses)}"
-    failed = f"{login} AND {logins.condition('event_status', logins.failure_statuses)}"
+    ok, failed = logins.successful_login_sql(), logins.failed_login_sql()
     tx.execute(f"DELETE FROM {daily_logins} WHERE {in_days}", params)
     tx.execute(
         f"INSERT INTO {daily_logins} (day, successful_logins, failed_logins, users_logged_in) "

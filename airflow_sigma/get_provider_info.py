@@ -34,6 +34,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_sigma.operators.exports",
                     "airflow_sigma.operators.usage",
                     "airflow_sigma.operators.audit",
+                    "airflow_sigma.operators.members",
                 ],
             }
         ],

@@ -1,7 +1,9 @@
 """Sample DAG ``sigma_audit_history_daily``: keep Sigma's audit log past its 30-day retention.
 
 list exports -> load every audit event, deduplicated, into ``sigma_audit_events`` and rebuild
-``sigma_daily_logins`` and ``sigma_daily_event_counts`` for the days the run touched.
+``sigma_daily_logins`` and ``sigma_daily_event_counts`` for the days the run touched -> rebuild
+``sigma_member_activity`` (who uses their seat) as of the run's day, from the latest ``sigma_members``
+snapshot (written by the usage DAGs) and the audit history.
 
 Configure with the same Variables as the usage DAGs: ``sigma_exports_uri``, ``sigma_aws_conn_id``,
 ``sigma_gcp_conn_id``, ``sigma_warehouse_conn_id``.
@@ -19,7 +21,11 @@ from airflow_sigma.dag_settings import (
     setting,
     table_assets,
 )
-from airflow_sigma.operators import SigmaListAuditExportsOperator, SigmaLoadAuditEventsOperator
+from airflow_sigma.operators import (
+    SigmaBuildMemberActivityOperator,
+    SigmaListAuditExportsOperator,
+    SigmaLoadAuditEventsOperator,
+)
 
 EXPORTS_URI = required_setting("sigma_exports_uri")
 AWS_CONN_ID = setting("sigma_aws_conn_id", "aws_default")
@@ -56,4 +62,13 @@ with DAG(
     )
     # [END howto_operator_sigma_load_audit_events]
 
-    list_exports >> load_audit_events
+    # [START howto_operator_sigma_build_member_activity]
+    build_member_activity = SigmaBuildMemberActivityOperator(
+        task_id="build_member_activity",
+        warehouse_conn_id=WAREHOUSE_CONN_ID,
+        unused_after_days=60,
+        outlets=table_assets("member_activity"),
+    )
+    # [END howto_operator_sigma_build_member_activity]
+
+    list_exports >> load_audit_events >> build_member_activity

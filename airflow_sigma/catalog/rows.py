@@ -68,6 +68,7 @@ class MemberRow(NamedTuple):
     member_type: str | None
     is_archived: bool | None
     is_inactive: bool | None
+    created_at: datetime | None = None
 
 
 class Page(NamedTuple):
@@ -196,6 +197,7 @@ def member_row(entry: Mapping[str, Any]) -> MemberRow:
         member_type=_text(entry.get("memberType")),
         is_archived=_flag(entry.get("isArchived")),
         is_inactive=_flag(entry.get("isInactive")),
+        created_at=_timestamp(entry.get("createdAt"), f"member {entry.get('memberId')} createdAt"),
     )
 
 

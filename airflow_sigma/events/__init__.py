@@ -21,16 +21,13 @@ if TYPE_CHECKING:
     from airflow_sigma.events.columns import (
         AUDIT_COLUMN_ALIASES,
         AUDIT_REQUIRED_COLUMNS,
+        DEFAULT_IMPRESSION_FILTER,
         EVENT_ID_ALIASES,
         IMPRESSION_COLUMN_ALIASES,
         IMPRESSION_REQUIRED_COLUMNS,
         normalise_header,
     )
-    from airflow_sigma.events.impressions import (
-        DEFAULT_IMPRESSION_FILTER,
-        IMPRESSION_SCHEMA,
-        read_impressions,
-    )
+    from airflow_sigma.events.impressions import IMPRESSION_SCHEMA, read_impressions
     from airflow_sigma.events.keys import hash_email, hash_emails
     from airflow_sigma.events.stats import (
         BadRowKind,
@@ -48,16 +45,13 @@ _EXPORTS = {
     "airflow_sigma.events.columns": (
         "AUDIT_COLUMN_ALIASES",
         "AUDIT_REQUIRED_COLUMNS",
+        "DEFAULT_IMPRESSION_FILTER",
         "EVENT_ID_ALIASES",
         "IMPRESSION_COLUMN_ALIASES",
         "IMPRESSION_REQUIRED_COLUMNS",
         "normalise_header",
     ),
-    "airflow_sigma.events.impressions": (
-        "DEFAULT_IMPRESSION_FILTER",
-        "IMPRESSION_SCHEMA",
-        "read_impressions",
-    ),
+    "airflow_sigma.events.impressions": ("IMPRESSION_SCHEMA", "read_impressions"),
     "airflow_sigma.events.keys": ("hash_email", "hash_emails"),
     "airflow_sigma.events.stats": (
         "BadRowKind",

@@ -39,6 +39,15 @@ IMPRESSION_COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 }
 IMPRESSION_REQUIRED_COLUMNS = ("request_time", "user_email", "workbook_url_id")
 
+#: Which rows of a raw audit-log export are impressions: column -> accepted values, compared ignoring
+#: case, spaces and punctuation; ``*`` is a wildcard; the event_type column also tolerates a trailing
+#: "S". Sigma's exact OBJECT_INTERACTION event names are UNCONFIRMED, so the default takes any event
+#: whose name mentions viewing or opening. Check your export and set exact names when you can.
+DEFAULT_IMPRESSION_FILTER: dict[str, tuple[str, ...]] = {
+    "event_type": ("OBJECT_INTERACTION",),
+    "event_name": ("*view*", "*open*"),
+}
+
 #: Audit events: Sigma's audit-log base columns, as friendly names or column ids.
 AUDIT_COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "request_time": REQUEST_TIME_ALIASES,

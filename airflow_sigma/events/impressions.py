@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from airflow_sigma.events.chunking import ReadableStream
 from airflow_sigma.events.columns import (
+    DEFAULT_IMPRESSION_FILTER,
     IMPRESSION_COLUMN_ALIASES,
     IMPRESSION_REQUIRED_COLUMNS,
     ResolvedColumns,
@@ -55,15 +56,6 @@ from airflow_sigma.events.values import (
     too_long_reason,
     utc_days,
 )
-
-#: Which rows of a raw audit-log export are impressions: column -> accepted values, compared ignoring
-#: case, spaces and punctuation; ``*`` is a wildcard; the event_type column also tolerates a trailing
-#: "S". Sigma's exact OBJECT_INTERACTION event names are UNCONFIRMED, so the default takes any event
-#: whose name mentions viewing or opening. Check your export and set exact names when you can.
-DEFAULT_IMPRESSION_FILTER: dict[str, tuple[str, ...]] = {
-    "event_type": ("OBJECT_INTERACTION",),
-    "event_name": ("*view*", "*open*"),
-}
 
 #: The columns of every impressions batch.
 IMPRESSION_SCHEMA = pa.schema(

@@ -78,6 +78,7 @@ class ExportSpec:
     export_lag_minutes: int = 90
     file_stem: str = "sigma_audit_log"
     seed: int = 7
+    record_activity: bool = False  # keep every view and login in GroundTruth.activity (memory!)
 
 
 @dataclass
@@ -88,6 +89,8 @@ class GroundTruth:
     impressions: Counter[tuple[date, str, str, str]] = field(default_factory=Counter)
     # day -> [successful, failed, distinct users with a successful login]
     logins: dict[date, list[int]] = field(default_factory=dict)
+    # with ExportSpec.record_activity: (time, user_email as written, "view" | "login" | "failed_login")
+    activity: list[tuple[datetime, str, str]] = field(default_factory=list)
     events: int = 0
     bad_rows: int = 0
     rows_written: int = 0
@@ -131,6 +134,8 @@ def _events(spec: ExportSpec, truth: GroundTruth) -> list[_Event]:
         element = rng.choice(elements) if elements and rng.random() < spec.element_share else ""
         count = rng.randint(2, 5) if rng.random() < spec.multi_count_share else 1
         truth.impressions[(at.date(), wb, element, user)] += count
+        if spec.record_activity:
+            truth.activity.append((at, user, "view"))
         events.append(
             _Event(at, _row(spec, f"ev-{spec.seed}-{n:09d}", at, VIEW_EVENT, user, wb, element, count))
         )
@@ -177,6 +182,8 @@ def _audit_only_events(
                 out.append(_Event(at, _row(spec, f"lg-{spec.seed}-{n:09d}", at, kind, user)))
                 n += 1
                 counts[failed] += 1
+                if spec.record_activity:
+                    truth.activity.append((at, user, "failed_login" if failed else "login"))
                 if not failed:
                     ok_users.add(user)
         truth.logins[day_start.date()] = [counts[0], counts[1], len(ok_users)]

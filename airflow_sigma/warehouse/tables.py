@@ -175,6 +175,7 @@ MEMBERS = Table(
             "boolean",
             "True when the member is inactive (cannot sign in); derived like is_archived when absent.",
         ),
+        Column("created_at", "timestamp", "When the member was created in Sigma (`createdAt`, UTC)."),
     ),
 )
 
@@ -535,6 +536,80 @@ DAILY_EVENT_COUNTS = Table(
     ),
 )
 
+MEMBER_ACTIVITY = Table(
+    base_name="member_activity",
+    doc="Who uses their seat: one row per member of the latest catalog snapshot on or before as_of, "
+    "plus one per user seen only in the audit events (successful logins and views). Windows of N days "
+    "end on as_of inclusive; only events on or before as_of count. Login figures are NULL, not 0, when "
+    "the audit history holds no login event on or before as_of; view figures likewise. A run replaces "
+    "its own as_of.",
+    key=("as_of", "member_id"),
+    columns=(
+        Column("as_of", "date", "Date (UTC) the activity is computed for.", False),
+        Column(
+            "member_id",
+            "text",
+            "Sigma member id; for a user not in the catalog snapshot, the lower-cased email of the events.",
+            False,
+        ),
+        Column(
+            "in_catalog",
+            "boolean",
+            "True for a member of the catalog snapshot; False for a user known only from audit events.",
+        ),
+        Column("email", "text", "The member's email (events are matched to it ignoring case)."),
+        Column("member_type", "text", "Account type, from the catalog; NULL when not in the catalog."),
+        Column("is_archived", "boolean", "From the catalog; NULL when not in the catalog."),
+        Column("is_inactive", "boolean", "From the catalog; NULL when not in the catalog."),
+        Column("created_at", "timestamp", "When the member was created in Sigma; NULL when unknown."),
+        Column(
+            "last_login_at",
+            "timestamp",
+            "Time of the last successful login on or before as_of in the stored audit history; NULL when "
+            "there is none (or no login figures, see logins_30d).",
+        ),
+        Column(
+            "last_impression_at",
+            "timestamp",
+            "Time of the last workbook or element view on or before as_of; NULL when there is none.",
+        ),
+        Column(
+            "logins_30d",
+            "integer",
+            "Successful logins in the 30 days ending on as_of; NULL when no login event at all is stored "
+            "on or before as_of, or the member has no email.",
+        ),
+        Column(
+            "logins_90d", "integer", "Successful logins in the 90 days ending on as_of; NULL as logins_30d."
+        ),
+        Column(
+            "impressions_30d",
+            "integer",
+            "Workbook and element view events in the 30 days ending on as_of; NULL when no view event at "
+            "all is stored on or before as_of, or the member has no email.",
+        ),
+        Column(
+            "impressions_90d",
+            "integer",
+            "View events in the 90 days ending on as_of; NULL as impressions_30d.",
+        ),
+        Column(
+            "days_active_30d",
+            "integer",
+            "Distinct UTC days of the 30 ending on as_of with a successful login or a view; NULL when "
+            "neither logins nor views are stored, or the member has no email.",
+        ),
+        Column(
+            "seat_unused",
+            "boolean",
+            "True when the member has no successful login in the unused_after_days (default 60) days "
+            "ending on as_of and the stored login history covers all those days; False when they logged "
+            "in within them; NULL when unknown (no login events stored, a history shorter than the "
+            "window, or no email).",
+        ),
+    ),
+)
+
 ALL_TABLES: tuple[Table, ...] = (
     WORKBOOKS,
     WORKBOOK_ELEMENTS,
@@ -553,4 +628,5 @@ ALL_TABLES: tuple[Table, ...] = (
     AUDIT_EVENTS,
     DAILY_LOGINS,
     DAILY_EVENT_COUNTS,
+    MEMBER_ACTIVITY,
 )

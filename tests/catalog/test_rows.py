@@ -152,6 +152,10 @@ def test_member_row():
         "memberType": "Admin",
         "isArchived": False,
         "isInactive": True,
+        "createdAt": "2024-02-03T04:05:06.789Z",
     }
-    assert member_row(entry) == MemberRow("m1", "grace@acme.example", "Grace", "Hopper", "Admin", False, True)
+    created = datetime(2024, 2, 3, 4, 5, 6, 789000, tzinfo=timezone.utc)
+    assert member_row(entry) == MemberRow(
+        "m1", "grace@acme.example", "Grace", "Hopper", "Admin", False, True, created
+    )
     assert member_row({"memberId": "m2"}) == MemberRow("m2", None, None, None, None, None, None)

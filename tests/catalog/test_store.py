@@ -52,7 +52,8 @@ def catalog(workbooks: int = 4, elements: list[ElementRow] | None = None) -> Cat
     rows = [workbook(n) for n in range(1, workbooks + 1)]
     if elements is None:
         elements = [element(n, "p1", e) for n in range(1, workbooks + 1) for e in ("e0", "e1")]
-    members = [MemberRow("m1", "ada@acme.example", "Ada", "Lovelace", "Admin", False, False),
+    members = [MemberRow("m1", "ada@acme.example", "Ada", "Lovelace", "Admin", False, False,
+                         datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)),
                MemberRow("m2", None, None, None, None, None, None)]  # fmt: skip
     return Catalog(rows, elements, members, CatalogStats(), CatalogOptions())
 

@@ -21,7 +21,7 @@ import pytest
 
 from airflow_sigma.testing.exports import GroundTruth
 from airflow_sigma.testing.sample_dags import airflow_env
-from airflow_sigma.warehouse import USAGE, WORKBOOKS
+from airflow_sigma.warehouse import MEMBER_ACTIVITY, USAGE, WORKBOOKS
 from benchmarks.parsing import FORBIDDEN_MODULES
 from tests.catalog.expected import expected_workbooks
 from tests.fixtures.dags import DAGS, SampleDags
@@ -73,6 +73,11 @@ def test_dagbag_has_no_import_errors_and_the_public_dag_ids(monkeypatch: pytest.
     ]
     for upstream, downstream in itertools.pairwise(chain):
         assert usage.get_task(upstream).downstream_task_ids == {downstream}
+    audit = bag.dags["sigma_audit_history_daily"]
+    for upstream, downstream in itertools.pairwise(
+        ["list_exports", "load_audit_events", "build_member_activity"]
+    ):
+        assert audit.get_task(upstream).downstream_task_ids == {downstream}
     sensor = usage.get_task("wait_for_export")
     assert sensor.deferrable and sensor.timeout == 6 * 3600 < sensor.execution_timeout.total_seconds()
 
@@ -84,6 +89,7 @@ def test_tasks_declare_the_tables_they_write_as_assets() -> None:
         "aggregate_impressions": {"impression_events", "impressions_daily", "export_files"},
         "build_usage_summary": {"usage"},
         "load_audit_events": {"audit_events", "daily_logins", "daily_event_counts", "export_files"},
+        "build_member_activity": {"member_activity"},
     }
     for dag in bag.dags.values():
         for task in dag.tasks:
@@ -188,6 +194,23 @@ def test_usage_and_audit_dags_end_to_end(sample_dags: SampleDags, storage: str, 
     covered = {d: n for d, n in truth.logins.items() if d >= START + day(1)}
     assert {d: n for d, n in logins.items() if d in covered} == covered
     assert all(n == [0, 0, 0] for d, n in logins.items() if d not in covered)  # days of other events only
+    check_member_activity(sample_dags, LAST_DAY + day(1), audit["xcom"]["build_member_activity"])
+
+
+def check_member_activity(sample_dags: SampleDags, as_of: date, summary: dict[str, Any]) -> None:
+    """One row per member of the usage run's snapshot; their logins add up to sigma_daily_logins'."""
+    members = sample_dags.server.org.members
+    rows = [
+        dict(zip(MEMBER_ACTIVITY.column_names, r, strict=True))
+        for r in sample_dags.warehouse().read_table(MEMBER_ACTIVITY)
+    ]
+    assert {r["as_of"] for r in rows} == {as_of} and summary["as_of"] == as_of.isoformat()
+    assert {r["member_id"]: r["email"] for r in rows} == {m.member_id: m.email for m in members}
+    assert all(r["in_catalog"] for r in rows) and summary["users_not_in_catalog"] == 0
+    logins = sample_dags.daily_logins()
+    assert sum(r["logins_30d"] for r in rows) == sum(n[0] for d, n in logins.items() if d <= as_of) > 0
+    # A few days of history cannot show 60 silent days: no seat is called unused.
+    assert summary["seats_unused"] == 0 and not any(r["seat_unused"] for r in rows)
 
 
 @pytest.mark.integration

@@ -40,7 +40,7 @@ def test_each_sample_dag_run_three_times_leaves_identical_tables(sample_dags: Sa
     ):
         assert first_usage[name], name
         assert first_audit[name] == first_usage[name], name
-    for name in ("audit_events", "daily_logins", "daily_event_counts"):
+    for name in ("audit_events", "daily_logins", "daily_event_counts", "member_activity"):
         assert first_audit[name] and not first_usage[name], name
     assert sample_dags.impressions_daily() == truth.impressions
     # Three complete runs (dag.test() makes a new manual run each time) of one data interval.

@@ -25,6 +25,7 @@ PUBLIC = {
     "audit_events": ("event_key",),
     "daily_logins": ("day",),
     "daily_event_counts": ("day", "event_type", "event_name", "event_status"),
+    "member_activity": ("as_of", "member_id"),
 }
 
 
@@ -52,6 +53,11 @@ def test_public_column_lists() -> None:
     assert by_name["usage"][:4] == ("as_of", "resource_type", "workbook_id", "workbook_url_id")
     assert by_name["audit_events"][-2:] == ("attributes", "source_uri")
     assert by_name["daily_logins"] == ("day", "successful_logins", "failed_logins", "users_logged_in")
+    assert by_name["member_activity"] == (
+        "as_of", "member_id", "in_catalog", "email", "member_type", "is_archived", "is_inactive",
+        "created_at", "last_login_at", "last_impression_at", "logins_30d", "logins_90d", "impressions_30d",
+        "impressions_90d", "days_active_30d", "seat_unused",
+    )  # fmt: skip
 
 
 def test_key_columns_are_not_null() -> None:
