@@ -43,7 +43,7 @@ from typing import Any
 from airflow_sigma.audit import LoginSettings
 from airflow_sigma.events.columns import DEFAULT_IMPRESSION_FILTER
 from airflow_sigma.loading.settings import TaskLog, check_positive_int
-from airflow_sigma.loading.sql import from_text, loose_text, loose_value, string_literals
+from airflow_sigma.loading.sql import loose_text, loose_value, string_literals
 from airflow_sigma.warehouse import AUDIT_EVENTS, MEMBER_ACTIVITY, MEMBERS, Column, Transaction, Warehouse
 
 log = logging.getLogger(__name__)
@@ -257,7 +257,7 @@ class _ActivityQueries:
         """Insert the members of the snapshot, then the users no member matches."""
         tx, p = self.tx, self.p
         target = f"INSERT INTO {tx.table_name(MEMBER_ACTIVITY)} ({', '.join(MEMBER_ACTIVITY.column_names)}) "
-        as_of = from_text(tx.dialect, p, "date")
+        as_of = tx.dialect.from_text(p, "date")
         members = tx.table_name(MEMBERS)
         email = "LOWER(TRIM(m.email))"
         if self.snapshot is not None:
