@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from airflow_sigma.warehouse import Transaction
+from airflow_sigma.warehouse import TempTable, Transaction
 
 
 def loose_text(expression: str) -> str:
@@ -35,5 +35,13 @@ def ensure_index(tx: Transaction, table: str, unqualified_table: str, columns: S
     :param columns: the indexed columns.
     """
     sql = tx.dialect.create_index_sql(tx.warehouse.schema, table, unqualified_table, columns)
+    if sql is not None:
+        tx.execute(sql)
+
+
+def index_temp_table(tx: Transaction, temp: TempTable, columns: Sequence[str]) -> None:
+    """Index ``columns`` of a temp table where the engine has indexes (SQLite, PostgreSQL), so that
+    catalog-sized joins and ``NOT EXISTS`` probes seek instead of scanning it once per outer row."""
+    sql = tx.dialect.create_index_sql(None, temp.name, temp.name.strip('"'), columns)
     if sql is not None:
         tx.execute(sql)

@@ -28,6 +28,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 from airflow_sigma.events.stats import FileStats
 from airflow_sigma.loading.settings import TaskLog, check_positive_int
 from airflow_sigma.loading.sql import ensure_index
+from airflow_sigma.usage.summary import LAST_SEEN, forget_last_seen
 from airflow_sigma.warehouse import IMPRESSION_EVENTS, IMPRESSIONS_DAILY, Table, Transaction
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class ImpressionsJob:
 
     name: ClassVar[str] = "impressions"
     target: ClassVar[Table] = IMPRESSION_EVENTS
-    tables: ClassVar[tuple[Table, ...]] = (IMPRESSION_EVENTS, IMPRESSIONS_DAILY)
+    tables: ClassVar[tuple[Table, ...]] = (IMPRESSION_EVENTS, IMPRESSIONS_DAILY, LAST_SEEN)
 
     def __post_init__(self) -> None:
         check_retention_days(self.event_retention_days)
@@ -153,10 +154,12 @@ def rebuild_daily(tx: Transaction, days: Sequence[date]) -> None:
     """Replace the daily rows of ``days`` by the sums of the stored events of those days.
 
     The days are listed in the statements (``day IN (...)``), so every engine reads exactly those
-    days through its index on ``day``, whatever statistics it has.
+    days through its index on ``day``, whatever statistics it has. ``sigma_usage_last_seen`` (which
+    must exist) is reset when it covers one of the days.
     """
     if not days:
         return
+    forget_last_seen(tx, days)
     tx.delete(IMPRESSIONS_DAILY, {"day": days})
     clause, params = tx.where(IMPRESSION_EVENTS, {"day": days})
     keys = ["day", "workbook_url_id", "element_id", "user_email"]

@@ -16,16 +16,30 @@ Definitions (all windows are N UTC days ending on ``as_of`` inclusive):
   not kept. ``days_since_last_impression`` counts whole days from that day to ``as_of``.
 - ``used``: impressions (a workbook's own plus its elements') in the ``used_window_days`` ending on
   ``as_of`` >= ``used_min_impressions``; never-viewed content is not used.
+
+**Cost.** A run reads the daily table only over its longest window (60 days, or ``used_window_days``
+when longer), whatever the history. Last impressions before that window come from
+``sigma_usage_last_seen``, an internal table kept by the runs themselves: the last day of every
+workbook and element seen, complete through the day its row ``('', '')`` holds. Each run folds in the
+days between that day and its window (one day for a daily run), so the table grows with the content
+ever viewed, not with the days. A run for an ``as_of`` older than that day (a backfill after later
+runs) reads the daily table's older days instead, and leaves the table alone. Rebuilding daily rows of
+a day the table covers (events later than the longest window: only with ``event_retention_days``
+above 60) empties it, and the next run refills it from the whole daily table once. Last impressions
+survive rows deleted from ``sigma_impressions_daily`` by hand; drop ``sigma_usage_last_seen`` too to
+forget them.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from airflow_sigma.loading.settings import TaskLog, check_positive_int
+from airflow_sigma.loading.sql import index_temp_table
 from airflow_sigma.storage.window import as_utc
 from airflow_sigma.warehouse import (
     IMPRESSIONS_DAILY,
@@ -33,6 +47,7 @@ from airflow_sigma.warehouse import (
     WORKBOOK_ELEMENTS,
     WORKBOOKS,
     Column,
+    Table,
     Transaction,
     Warehouse,
 )
@@ -52,6 +67,23 @@ def _columns(spec: str) -> list[Column]:
     kinds = {"t": "text", "i": "integer", "d": "date"}
     return [Column(name, kinds[kind], name) for name, kind in (part.split(":") for part in spec.split())]  # type: ignore[arg-type]
 
+
+LAST_SEEN = Table(
+    base_name="usage_last_seen",
+    doc="Internal to the usage summary: the last day with an impression of every workbook and element "
+    "seen, complete through the last_day of the row ('', '') (see airflow_sigma.usage.summary).",
+    key=("workbook_url_id", "element_id"),
+    columns=(
+        Column("workbook_url_id", "text", "URL id of the workbook; '' in the completeness row.", False),
+        Column("element_id", "text", "Element id; '' for the workbook's own impressions.", False),
+        Column(
+            "last_day", "date", "Last day with an impression (the completeness row: complete through).", False
+        ),
+    ),
+)
+_THROUGH = {"workbook_url_id": "", "element_id": ""}
+_LAST_DAYS = _columns("workbook_url_id:t element_id:t last_day:d")
+_WORKBOOK_LAST_DAYS = _columns("workbook_url_id:t last_day:d")
 
 _RESOURCE_AGG = _columns(
     "workbook_url_id:t element_id:t i7:i i14:i i30:i i60:i iused:i u14:i u30:i last_day:d"
@@ -92,7 +124,7 @@ def build_usage_summary(
     logger = logger or log
     with warehouse.transaction() as tx:
         tx.lock(USAGE)
-        tx.ensure_tables(WORKBOOKS, WORKBOOK_ELEMENTS, IMPRESSIONS_DAILY, USAGE)
+        tx.ensure_tables(WORKBOOKS, WORKBOOK_ELEMENTS, IMPRESSIONS_DAILY, USAGE, LAST_SEEN)
         snapshot = tx.query(
             f"SELECT MAX(snapshot_date) FROM {tx.table_name(WORKBOOKS)} "
             f"WHERE snapshot_date <= {tx.placeholder}",
@@ -128,21 +160,43 @@ def build_usage_summary(
     return summary
 
 
+def forget_last_seen(tx: Transaction, days: Sequence[date]) -> None:
+    """Empty ``sigma_usage_last_seen`` when it covers one of ``days``, whose daily rows are being rebuilt
+    (it is refilled by the next summary). Takes the summary's lock, so no summary folds in the days
+    while they change."""
+    if not days:
+        return
+    tx.lock(USAGE)
+    through = _through(tx)
+    if through is not None and min(days) <= through:
+        log.info("Daily rows of %s are rebuilt: the usage summary's last-seen days are reset", min(days))
+        tx.execute(f"DELETE FROM {tx.table_name(LAST_SEEN)}")
+
+
+def _through(tx: Transaction) -> date | None:
+    clause, params = tx.where(LAST_SEEN, _THROUGH)
+    rows = tx.query(f"SELECT last_day FROM {tx.table_name(LAST_SEEN)} WHERE {clause}", params, types=["date"])
+    return rows[0][0] if rows else None
+
+
 class _UsageQueries:
     def __init__(self, tx: Transaction, as_of: date, settings: UsageSettings) -> None:
         self.tx = tx
         self.as_of = as_of
         self.settings = settings
         self.p = tx.placeholder
+        self.first = self._start(max(WINDOWS[-1], settings.used_window_days))
 
     def _start(self, days: int) -> date:
         return self.as_of - timedelta(days=days - 1)
 
     def stage(self, snapshot: date | None) -> int:
-        """Aggregate the daily table and the catalog snapshot into temp tables; returns the number of
-        catalog rows left out for lacking a workbook_url_id."""
+        """Aggregate the daily table over the longest window, the last days before it, and the catalog
+        snapshot into temp tables; returns the number of catalog rows left out for lacking a
+        workbook_url_id."""
         tx, p = self.tx, self.p
         daily = tx.table_name(IMPRESSIONS_DAILY)
+        window = f"day >= {p} AND day <= {p}"
         self.resources = tx.create_temp_table("sigma_usage_resources", _RESOURCE_AGG)
         sums = ", ".join(f"SUM(CASE WHEN day >= {p} THEN impressions ELSE 0 END)" for _ in range(5))
         users = ", ".join(f"COUNT(DISTINCT CASE WHEN day >= {p} THEN user_email END)" for _ in range(2))
@@ -151,17 +205,33 @@ class _UsageQueries:
         tx.execute(
             f"INSERT INTO {self.resources.name} "
             f"SELECT workbook_url_id, element_id, {sums}, {users}, MAX(day) "
-            f"FROM {daily} WHERE day <= {p} GROUP BY workbook_url_id, element_id",
-            [*starts, used_start, starts[1], starts[2], self.as_of],
+            f"FROM {daily} WHERE {window} GROUP BY workbook_url_id, element_id",
+            [*starts, used_start, starts[1], starts[2], self.first, self.as_of],
         )
+        index_temp_table(tx, self.resources, ["workbook_url_id", "element_id"])
         self.workbooks = tx.create_temp_table("sigma_usage_workbooks", _WORKBOOK_AGG)
         tx.execute(
             f"INSERT INTO {self.workbooks.name} SELECT workbook_url_id, "
             f"SUM(CASE WHEN element_id <> '' AND day >= {p} THEN impressions ELSE 0 END), "
             f"{', '.join(f'SUM(CASE WHEN day >= {p} THEN impressions ELSE 0 END)' for _ in range(2))}, "
-            f"{users}, MAX(day) FROM {daily} WHERE day <= {p} GROUP BY workbook_url_id",
-            [starts[2], used_start, self._start(UNDISCOVERED_LOOKBACK_DAYS), *starts[1:3], self.as_of],
+            f"{users}, MAX(day) FROM {daily} WHERE {window} GROUP BY workbook_url_id",
+            [
+                starts[2],
+                used_start,
+                self._start(UNDISCOVERED_LOOKBACK_DAYS),
+                *starts[1:3],
+                self.first,
+                self.as_of,
+            ],
         )
+        index_temp_table(tx, self.workbooks, ["workbook_url_id"])
+        self.older = self._last_days_before_window()
+        self.older_workbooks = tx.create_temp_table("sigma_usage_older_workbooks", _WORKBOOK_LAST_DAYS)
+        tx.execute(
+            f"INSERT INTO {self.older_workbooks.name} SELECT workbook_url_id, MAX(last_day) "
+            f"FROM {self.older} WHERE workbook_url_id <> '' GROUP BY workbook_url_id"
+        )
+        index_temp_table(tx, self.older_workbooks, ["workbook_url_id"])
         self.catalog_workbooks = tx.create_temp_table("sigma_usage_catalog_workbooks", _CATALOG_WORKBOOKS)
         self.catalog_elements = tx.create_temp_table("sigma_usage_catalog_elements", _CATALOG_ELEMENTS)
         if snapshot is None:
@@ -174,6 +244,7 @@ class _UsageQueries:
             f"GROUP BY workbook_url_id",
             [snapshot],
         )
+        index_temp_table(tx, self.catalog_workbooks, ["workbook_url_id"])
         url_id = "COALESCE(NULLIF(e.workbook_url_id, ''), w.workbook_url_id)"
         tx.execute(
             f"INSERT INTO {self.catalog_elements.name} SELECT {url_id}, e.element_id, MIN(e.workbook_id), "
@@ -182,6 +253,7 @@ class _UsageQueries:
             f"AND {url_id} <> '' GROUP BY {url_id}, e.element_id",
             [snapshot],
         )
+        index_temp_table(tx, self.catalog_elements, ["workbook_url_id", "element_id"])
         missing = tx.query(
             f"SELECT (SELECT COUNT(*) FROM {workbooks} WHERE snapshot_date = {p} AND NOT ({has_url})) + "
             f"(SELECT COUNT(*) FROM {elements} e LEFT JOIN {workbooks} w "
@@ -192,40 +264,79 @@ class _UsageQueries:
         )
         return int(missing[0][0] or 0)
 
+    def _last_days_before_window(self) -> str:
+        """A table of (workbook_url_id, element_id, last_day) complete through a day at most ``as_of``
+        and at least the day before the window (see the module docs): ``sigma_usage_last_seen``, first
+        brought up to the day before the window when it is behind; for an ``as_of`` older than it, a
+        temp table of the daily table's days before the window."""
+        tx, p = self.tx, self.p
+        daily, state = tx.table_name(IMPRESSIONS_DAILY), tx.table_name(LAST_SEEN)
+        before = self.first - timedelta(days=1)
+        through = _through(tx)
+        last_days = (
+            f"SELECT workbook_url_id, element_id, MAX(day) FROM {daily} WHERE workbook_url_id <> '' AND "
+        )
+        grouped = " GROUP BY workbook_url_id, element_id"
+        if through is not None and through > self.as_of:
+            older = tx.create_temp_table("sigma_usage_older", _LAST_DAYS)
+            tx.execute(f"INSERT INTO {older.name} {last_days}day <= {p}{grouped}", [before])
+            index_temp_table(tx, older, ["workbook_url_id", "element_id"])
+            return older.name
+        if through is not None and through >= before:
+            return state
+        if through is None:
+            tx.execute(f"DELETE FROM {state}")
+        added = tx.create_temp_table("sigma_usage_seen", _LAST_DAYS)
+        since = "" if through is None else f"day > {p} AND "
+        tx.execute(
+            f"INSERT INTO {added.name} {last_days}{since}day <= {p}{grouped}",
+            [before] if through is None else [through, before],
+        )
+        tx.upsert(LAST_SEEN, added)  # the added days are all later than the stored ones
+        tx.delete(LAST_SEEN, _THROUGH)
+        tx.insert_rows(LAST_SEEN, [("", "", before)])
+        return state
+
     def insert_rows(self) -> None:
         """Insert the four kinds of rows: discovered and undiscovered workbooks and elements."""
         tx, p, d = self.tx, self.p, self.tx.dialect
         as_of = d.from_text(p, "date")
-        last = "{alias}.last_day"
-        tail = (
-            f"{d.start_of_day(last)}, {d.days_between(as_of, last)}, "
-            f"CASE WHEN COALESCE({{alias}}.iused, 0) >= {p} THEN TRUE ELSE FALSE END"
-        )
+
+        def tail(last: str, used: str) -> str:
+            return (
+                f"{d.start_of_day(last)}, {d.days_between(as_of, last)}, "
+                f"CASE WHEN COALESCE({used}.iused, 0) >= {p} THEN TRUE ELSE FALSE END"
+            )
+
+        def latest(window: str, older: str) -> str:
+            return f"CASE WHEN {older} IS NULL OR {window} > {older} THEN {window} ELSE {older} END"
+
         counts = "COALESCE(r.i7, 0), COALESCE(r.i14, 0), COALESCE(r.i30, 0), COALESCE(r.i60, 0)"
         target = f"INSERT INTO {tx.table_name(USAGE)} ({', '.join(USAGE.column_names)}) "
         minimum = self.settings.used_min_impressions
         cw, ce = self.catalog_workbooks.name, self.catalog_elements.name
         res, wbs = self.resources.name, self.workbooks.name
-        workbook_metrics = (
-            f"{counts}, COALESCE(w.el30, 0), COALESCE(w.u14, 0), COALESCE(w.u30, 0), {tail.format(alias='w')}"
-        )
-        element_metrics = (
-            f"{counts}, COALESCE(r.i30, 0), COALESCE(r.u14, 0), COALESCE(r.u30, 0), {tail.format(alias='r')}"
-        )
+        workbook_counts = f"{counts}, COALESCE(w.el30, 0), COALESCE(w.u14, 0), COALESCE(w.u30, 0)"
+        element_counts = f"{counts}, COALESCE(r.i30, 0), COALESCE(r.u14, 0), COALESCE(r.u30, 0)"
         own_row = "r.workbook_url_id = {0}.workbook_url_id AND r.element_id = ''"
         statements = [
             f"SELECT {as_of}, 'workbook', c.workbook_id, c.workbook_url_id, '', c.name, c.path, "
-            f"c.owner_email, TRUE, {workbook_metrics} FROM {cw} c LEFT JOIN {res} r ON {own_row.format('c')} "
-            f"LEFT JOIN {wbs} w ON w.workbook_url_id = c.workbook_url_id",
+            f"c.owner_email, TRUE, {workbook_counts}, {tail(latest('w.last_day', 'o.last_day'), 'w')} "
+            f"FROM {cw} c LEFT JOIN {res} r ON {own_row.format('c')} "
+            f"LEFT JOIN {wbs} w ON w.workbook_url_id = c.workbook_url_id "
+            f"LEFT JOIN {self.older_workbooks.name} o ON o.workbook_url_id = c.workbook_url_id",
             f"SELECT {as_of}, 'workbook', NULL, w.workbook_url_id, '', NULL, NULL, NULL, FALSE, "
-            f"{workbook_metrics} FROM {wbs} w LEFT JOIN {res} r ON {own_row.format('w')} WHERE w.i60 > 0 "
+            f"{workbook_counts}, {tail('w.last_day', 'w')} FROM {wbs} w LEFT JOIN {res} r "
+            f"ON {own_row.format('w')} WHERE w.i60 > 0 "
             f"AND NOT EXISTS (SELECT 1 FROM {cw} c WHERE c.workbook_url_id = w.workbook_url_id)",
             f"SELECT {as_of}, 'element', e.workbook_id, e.workbook_url_id, e.element_id, e.name, c.path, "
-            f"c.owner_email, TRUE, {element_metrics} FROM {ce} e "
-            f"LEFT JOIN {cw} c ON c.workbook_url_id = e.workbook_url_id LEFT JOIN {res} r "
-            f"ON r.workbook_url_id = e.workbook_url_id AND r.element_id = e.element_id",
+            f"c.owner_email, TRUE, {element_counts}, {tail(latest('r.last_day', 'o.last_day'), 'r')} "
+            f"FROM {ce} e LEFT JOIN {cw} c ON c.workbook_url_id = e.workbook_url_id LEFT JOIN {res} r "
+            f"ON r.workbook_url_id = e.workbook_url_id AND r.element_id = e.element_id "
+            f"LEFT JOIN {self.older} o "
+            f"ON o.workbook_url_id = e.workbook_url_id AND o.element_id = e.element_id",
             f"SELECT {as_of}, 'element', c.workbook_id, r.workbook_url_id, r.element_id, NULL, c.path, "
-            f"c.owner_email, FALSE, {element_metrics} FROM {res} r "
+            f"c.owner_email, FALSE, {element_counts}, {tail('r.last_day', 'r')} FROM {res} r "
             f"LEFT JOIN {cw} c ON c.workbook_url_id = r.workbook_url_id "
             f"WHERE r.element_id <> '' AND r.i60 > 0 "
             f"AND NOT EXISTS (SELECT 1 FROM {ce} e WHERE e.workbook_url_id = r.workbook_url_id "
