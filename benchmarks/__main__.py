@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks import discovery, impressions, parsing, postgres
+from benchmarks import discovery, history, impressions, parsing, postgres
 from benchmarks.exports import DATA_DIR
 from benchmarks.report import RESULTS_FILE, Result, print_table, write_results
 
@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, Callable[..., Result]] = {
     "impressions": impressions.run,
     "postgres": postgres.run,
     "dag_parsing": parsing.run,
+    "history": history.run,
 }
 FULL_RUNS = 3
 

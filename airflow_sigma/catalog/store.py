@@ -20,6 +20,7 @@ from airflow_sigma.catalog.parts import (
 )
 from airflow_sigma.catalog.rows import ElementRow, MemberRow, WorkbookRow
 from airflow_sigma.warehouse import MEMBERS, WORKBOOK_ELEMENTS, WORKBOOKS, Table, Warehouse
+from airflow_sigma.warehouse.retention import DEFAULT_KEEP_SNAPSHOTS, check_keep, keep_newest
 from airflow_sigma.warehouse.tables import (
     DATA_MODELS,
     DATASETS,
@@ -58,8 +59,15 @@ _ROW_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def write_catalog(warehouse: Warehouse, catalog: Catalog, snapshot_date: date) -> dict[str, int]:
-    """Create the catalog tables when missing and replace their ``snapshot_date`` rows, atomically.
+def write_catalog(
+    warehouse: Warehouse,
+    catalog: Catalog,
+    snapshot_date: date,
+    keep_snapshots: int | None = DEFAULT_KEEP_SNAPSHOTS,
+) -> dict[str, int]:
+    """Create the catalog tables when missing and replace their ``snapshot_date`` rows, atomically;
+    then delete, in the tables written, the snapshots older than the ``keep_snapshots`` newest (of
+    ``sigma_workbooks``), in the same transaction.
 
     Tables of parts the catalog was not discovered with (``None`` in ``catalog.parts``) are not touched.
 
@@ -69,8 +77,10 @@ def write_catalog(warehouse: Warehouse, catalog: Catalog, snapshot_date: date) -
     :param warehouse: where the tables live.
     :param catalog: the rows to store.
     :param snapshot_date: the snapshot the rows belong to.
+    :param keep_snapshots: how many snapshot dates to keep (the newest); None keeps them all.
     :return: rows written per table name (e.g. ``{"sigma_workbooks": 1000, ...}``).
     """
+    keep_snapshots = check_keep("keep_snapshots", keep_snapshots)
     extra = catalog.parts
     optional: list[tuple[Table, Sequence[tuple[Any, ...]] | None]] = [
         (DATA_MODELS, extra.data_models),
@@ -97,6 +107,13 @@ def write_catalog(warehouse: Warehouse, catalog: Catalog, snapshot_date: date) -
                 table, {"snapshot_date": snapshot_date}, _dated(snapshot_date, rows), columns
             )
             written[warehouse.unqualified_name(table)] = count
+        oldest = keep_newest(tx, tuple(table for table, _ in parts), "snapshot_date", keep_snapshots)
+    if oldest is not None and snapshot_date < oldest:
+        log.warning(
+            "Snapshot %s is older than the %d newest snapshots kept (keep_snapshots): it was removed again",
+            snapshot_date.isoformat(),
+            keep_snapshots,
+        )
     log.info(
         "Stored the Sigma catalog of %s in %s: %s",
         snapshot_date.isoformat(),

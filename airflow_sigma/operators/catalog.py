@@ -78,6 +78,8 @@ class SigmaDiscoverWorkbooksOperator(BaseOperator):
         the task fails.
     :param schema: schema (dataset) of the tables; None for the connection's default.
     :param table_prefix: put before the table names (default ``sigma_``).
+    :param keep_snapshots: how many snapshot dates to keep in the three tables (the newest; older ones
+        are deleted by each run, in its transaction); None keeps every snapshot.
     :param sigma_hook_params: extra ``SigmaHook`` keyword arguments (``timeout``, ``max_retries``,
         ``client_kwargs`` for backoff settings); ``pool_size`` is raised to ``max_concurrency``.
     """
@@ -119,10 +121,14 @@ class SigmaDiscoverWorkbooksOperator(BaseOperator):
         max_skipped_fraction: float = 0.05,
         schema: str | None = None,
         table_prefix: str = "sigma_",
+        keep_snapshots: int | None = 90,  # DEFAULT_KEEP_SNAPSHOTS (not imported here: DAGs parse fast)
         sigma_hook_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        from airflow_sigma.warehouse.retention import check_keep
+
+        self.keep_snapshots = check_keep("keep_snapshots", keep_snapshots)
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise ParameterError(f"max_concurrency must be an integer >= 1, got {max_concurrency!r}")
         if not isinstance(max_skipped_fraction, int | float) or not 0 <= max_skipped_fraction <= 1:
@@ -179,7 +185,7 @@ class SigmaDiscoverWorkbooksOperator(BaseOperator):
             catalog = discover_catalog(hook.get_client(), options)
         finally:
             hook.close()
-        write_catalog(warehouse, catalog, snapshot)
+        write_catalog(warehouse, catalog, snapshot, self.keep_snapshots)
         summary = catalog.summary(snapshot)
         self.log.info("Sigma catalog summary: %s", summary)
         return summary

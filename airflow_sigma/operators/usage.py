@@ -14,6 +14,7 @@ from airflow_sigma.operators.exports import run_data_interval
 from airflow_sigma.operators.failures import fail_fast
 from airflow_sigma.operators.loading import _ExportLoadingOperator
 from airflow_sigma.usage.impressions import DEFAULT_EVENT_RETENTION_DAYS
+from airflow_sigma.warehouse.retention import DEFAULT_KEEP_USAGE_DATES, check_keep
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -163,6 +164,8 @@ class SigmaBuildUsageSummaryOperator(BaseOperator):
     :param as_of: the date to summarise (``YYYY-MM-DD`` or a date; templated); None for the default.
     :param used_window_days: days (ending on as_of) whose impressions decide ``used``.
     :param used_min_impressions: impressions needed in that window to be ``used``.
+    :param keep_usage_dates: how many ``as_of`` dates of ``sigma_usage`` to keep (the newest; older
+        ones are deleted by each run); None keeps every date.
     """
 
     template_fields: Sequence[str] = ("warehouse_conn_id", "schema", "table_prefix", "as_of")
@@ -177,6 +180,7 @@ class SigmaBuildUsageSummaryOperator(BaseOperator):
         as_of: date | str | None = None,
         used_window_days: int = 30,
         used_min_impressions: int = 1,
+        keep_usage_dates: int | None = DEFAULT_KEEP_USAGE_DATES,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -186,6 +190,7 @@ class SigmaBuildUsageSummaryOperator(BaseOperator):
         self.as_of = as_of
         self.used_window_days = check_positive_int("used_window_days", used_window_days)
         self.used_min_impressions = check_positive_int("used_min_impressions", used_min_impressions)
+        self.keep_usage_dates = check_keep("keep_usage_dates", keep_usage_dates)
 
     @fail_fast
     def execute(self, context: Context) -> dict[str, Any]:
@@ -198,7 +203,9 @@ class SigmaBuildUsageSummaryOperator(BaseOperator):
         )
         self.log.info("Building the usage summary as of %s in %r.", as_of, warehouse)
         settings = UsageSettings(self.used_window_days, self.used_min_impressions)
-        summary = build_usage_summary(warehouse, as_of, settings, logger=self.log)
+        summary = build_usage_summary(
+            warehouse, as_of, settings, keep_dates=self.keep_usage_dates, logger=self.log
+        )
         self.log.info(
             "Usage as of %s (catalog snapshot %s): %d workbooks (%d used, %d undiscovered), %d elements "
             "(%d used, %d undiscovered).",

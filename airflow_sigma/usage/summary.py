@@ -51,6 +51,7 @@ from airflow_sigma.warehouse import (
     Transaction,
     Warehouse,
 )
+from airflow_sigma.warehouse.retention import DEFAULT_KEEP_USAGE_DATES, check_keep, keep_newest
 
 log = logging.getLogger(__name__)
 
@@ -114,13 +115,17 @@ def build_usage_summary(
     as_of: date,
     settings: UsageSettings | None = None,
     *,
+    keep_dates: int | None = DEFAULT_KEEP_USAGE_DATES,
     logger: TaskLog | None = None,
 ) -> dict[str, Any]:
-    """Replace the ``as_of`` rows of ``sigma_usage`` in one transaction (see the module docs).
+    """Replace the ``as_of`` rows of ``sigma_usage`` in one transaction (see the module docs), then
+    delete the rows of dates older than the ``keep_dates`` newest ``as_of`` dates.
 
+    :param keep_dates: how many ``as_of`` dates to keep (the newest); None keeps them all.
     :return: counts for the log and XCom.
     """
     settings = settings or UsageSettings()
+    keep_dates = check_keep("keep_dates", keep_dates)
     logger = logger or log
     with warehouse.transaction() as tx:
         tx.lock(USAGE)
@@ -146,6 +151,14 @@ def build_usage_summary(
             f"WHERE as_of = {tx.placeholder} GROUP BY resource_type, discovered, used",
             [as_of],
             types=["text", "boolean", "boolean", "integer"],
+        )
+        oldest = keep_newest(tx, (USAGE,), "as_of", keep_dates)
+    if oldest is not None and as_of < oldest:
+        logger.warning(
+            "as_of %s is older than the %d newest dates of sigma_usage kept (keep_usage_dates): its rows "
+            "were removed again",
+            as_of,
+            keep_dates,
         )
     summary: dict[str, Any] = {
         "as_of": as_of.isoformat(),

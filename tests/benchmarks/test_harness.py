@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-BENCHMARKS = {"discovery", "impressions", "postgres", "dag_parsing"}
+BENCHMARKS = {"discovery", "impressions", "postgres", "dag_parsing", "history"}
 
 
 @pytest.mark.integration
@@ -60,6 +60,13 @@ def test_quick_run_reports_every_benchmark(tmp_path: Path) -> None:
     parsed = results["dag_parsing"]["measurements"]
     assert set(parsed) == {path.name for path in (REPO / "dags").glob("*.py")}
     assert all(entry["dags"] for entry in parsed.values())
+
+    history = results["history"]["measurements"]
+    for engine in ("sqlite", "postgres"):
+        for case in history[engine].values():
+            assert set(case["seconds"]) == {"impressions", "usage", "audit"}
+            assert case["rows"]["sigma_impressions_daily"] > 0 and case["rows"]["sigma_usage"] > 0
+    assert [t["name"] for t in results["history"]["targets"]][-1] == "sqlite usage summary after 12 d"
 
     table = done.stdout
     assert "benchmark" in table and "status" in table
