@@ -32,7 +32,9 @@ DAY = date(2024, 5, 1)
 
 def catalog(workbooks: int) -> Catalog:
     rows = [
-        WorkbookRow(f"id-{w}", f"wb{w}", "W", "S", "S", False, None, None, None, None, None, 1, False)
+        WorkbookRow(
+            f"id-{w}", f"wb{w}", "W", "S", "S", False, None, None, None, None, None, 1, False, None, None
+        )
         for w in range(workbooks)
     ]
     elements = [
