@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
-from airflow_sigma.events.stats import FileStats
+from airflow_sigma.events.stats import BadRowBudget, FileStats
 from airflow_sigma.loading.sql import ensure_index, loose_text, loose_value, string_literals
 from airflow_sigma.warehouse import (
     AUDIT_EVENTS,
@@ -111,7 +111,14 @@ class AuditJob:
     tables: ClassVar[tuple[Table, ...]] = (AUDIT_EVENTS, DAILY_LOGINS, DAILY_EVENT_COUNTS)
     log_samples: ClassVar[bool] = True
 
-    def read(self, stream: IO[bytes], uri: str) -> tuple[Iterator[pa.RecordBatch], FileStats]:
+    def read(
+        self,
+        stream: IO[bytes],
+        uri: str,
+        *,
+        latest_time: datetime | None = None,
+        bad_row_budget: BadRowBudget | None = None,
+    ) -> tuple[Iterator[pa.RecordBatch], FileStats]:
         from airflow_sigma.events import read_audit_events
 
         return read_audit_events(
@@ -121,6 +128,8 @@ class AuditJob:
             event_id_column=self.event_id_column,
             categories=self.categories,
             key_columns=self.key_columns,
+            latest_time=latest_time,
+            bad_row_budget=bad_row_budget,
         )
 
     def prepare(self, tx: Transaction, days: Sequence[date]) -> None:

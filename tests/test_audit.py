@@ -244,7 +244,10 @@ def test_non_utf8_and_truncated_rows_are_counted(warehouse: Warehouse, tmp_path:
     )
     export = write_export(tmp_path, "a.csv", data, modified=at("2024-05-01T12:00"))
     result = load_audit(warehouse, [export], date(2024, 5, 1), max_bad_row_fraction=0.5)
-    assert export_rows(warehouse, "audit")["a.csv"]["bad_rows"] == {"invalid_utf8": 1, "wrong_field_count": 1}
+    assert export_rows(warehouse, "audit")["a.csv"]["bad_row_kinds"] == {
+        "invalid_utf8": 1,
+        "wrong_field_count": 1,
+    }
     assert result.events == 2 and logins(warehouse) == {date(2024, 5, 1): (2, 0, 2)}
 
 

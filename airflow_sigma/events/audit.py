@@ -2,13 +2,16 @@
 
 The base columns become fixed columns; every other column of the row goes into ``attributes``, a JSON
 object keyed by the original header (a repeated header gets `` (2)``, `` (3)``... appended). Categories
-are never dropped for being unknown; ``categories`` only narrows them on request.
+are never dropped for being unknown; ``categories`` only narrows them on request. A file with an
+event-id column keys each event by its id, and a row whose id is empty is a bad row
+(``missing_event_id``); without such a column events are keyed by their content.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
@@ -36,6 +39,7 @@ from airflow_sigma.events.source import (
 )
 from airflow_sigma.events.stats import (
     DEFAULT_MAX_SAMPLES,
+    BadRowBudget,
     BadRowKind,
     EventFileError,
     FileErrorKind,
@@ -118,12 +122,14 @@ class _AuditReader:
         categories: Collection[str] | None,
         key_positions: list[int] | None,
         batch_rows: int,
+        latest_time: datetime | None,
     ) -> None:
         self.source = source
         self.stats = source.stats
         self.columns = columns
         self.categories = categories
         self.batch_rows = batch_rows
+        self.latest_time = latest_time
         self.logical_positions = set(columns.index.values())
         self.attribute_positions = [i for i in range(len(columns.headers)) if i not in self.logical_positions]
         self.attribute_names = _attribute_names(columns.headers, self.attribute_positions)
@@ -163,9 +169,13 @@ class _AuditReader:
                 triage.reject(too_long_mask(text[index[logical]]), BadRowKind.VALUE_TOO_LONG, reason)
         times = text[index["request_time"]]
         triage.reject(empty_mask(times), BadRowKind.MISSING_VALUE, constant_reason("empty request_time"))
+        if "event_id" in index:
+            triage.reject_empty_ids(text[index["event_id"]], self.columns.header_of("event_id"))
         request_time, bad_time = parse_timestamps(times)
         time_header = self.columns.header_of("request_time")
         triage.reject(bad_time, BadRowKind.BAD_TIMESTAMP, bad_timestamp_reason(times, time_header))
+        if self.latest_time is not None:
+            triage.reject_after(request_time, times, time_header, self.latest_time)
         kept = triage.kept()
         if kept is not None:
             text = {position: values.take(kept) for position, values in text.items()}
@@ -182,7 +192,7 @@ class _AuditReader:
                 fields[logical] = pc.utf8_lower(values) if logical == "user_email" else values
         attributes = {p: json_literals(text[p]) for p in self.attribute_positions}
         event_ids = text[index["event_id"]] if "event_id" in index else None
-        keys = self._keys(request_time, fields, attributes, event_ids)
+        keys = self._keys(request_time, fields, attributes) if event_ids is None else event_ids
         optional = [_null_if_empty(fields.get(logical), size) for logical in _OPTIONAL_TEXT_COLUMNS]
         arrays = [
             keys,
@@ -196,26 +206,14 @@ class _AuditReader:
         return pa.Table.from_arrays(arrays, schema=AUDIT_EVENT_SCHEMA)
 
     def _keys(
-        self,
-        request_time: pa.Array,
-        fields: dict[str, pa.Array],
-        attributes: dict[int, pa.Array],
-        event_ids: pa.Array | None,
+        self, request_time: pa.Array, fields: dict[str, pa.Array], attributes: dict[int, pa.Array]
     ) -> pa.Array:
-        if event_ids is not None:
-            missing = pc.equal(event_ids, "")
-            if not pc.any(missing).as_py():
-                return event_ids
-            fields = {name: values.filter(missing) for name, values in fields.items()}
-            attributes = {p: literals.filter(missing) for p, literals in attributes.items()}
-            request_time = request_time.filter(missing)
         named = [(name, json_literals(values)) for name, values in fields.items()]
         named += [(normalise_header(self.columns.headers[p]), lit) for p, lit in attributes.items()]
         if self.key_positions is not None:
             wanted = {self._key_name(p) for p in self.key_positions}
             named = [(name, literals) for name, literals in named if name in wanted]
-        keys = audit_keys(request_time, named)
-        return keys if event_ids is None else pc.replace_with_mask(event_ids, missing, keys)
+        return audit_keys(request_time, named)
 
     def _key_name(self, position: int) -> str:
         for logical, logical_position in self.columns.index.items():
@@ -268,6 +266,8 @@ def read_audit_events(
     event_id_column: str | None = None,
     categories: Collection[str] | None = None,
     key_columns: Sequence[str] | None = None,
+    latest_time: datetime | None = None,
+    bad_row_budget: BadRowBudget | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
@@ -283,11 +283,15 @@ def read_audit_events(
     :param stream: binary file-like object (decompressed), read from its current position.
     :param uri: the file's name, used in errors and stats.
     :param column_map: logical column -> header, overriding the aliases.
-    :param event_id_column: header of a unique event id (same as ``column_map["event_id"]``).
+    :param event_id_column: header of a unique event id (same as ``column_map["event_id"]``); a row
+        with an empty id is a bad row (``missing_event_id``).
     :param categories: keep only these categories (case, punctuation and a trailing "S" ignored; ``*`` is
         a wildcard); the other rows are counted as filtered. ``None`` keeps every category.
     :param key_columns: columns (logical names or headers) that identify an event without an id, with
         request_time always included; ``None`` means every column (see :mod:`airflow_sigma.events.keys`).
+    :param latest_time: rows dated after it are bad rows (``future_timestamp``); ``None``: no limit.
+    :param bad_row_budget: stop reading (:class:`~airflow_sigma.events.stats.TooManyBadRowsError`) once the
+        run's bad-row limit can no longer be met.
     :param batch_rows: most rows per batch.
     :param chunk_bytes: bytes read and parsed at a time.
     :param max_record_bytes: longest row accepted; a longer one fails the file.
@@ -300,12 +304,14 @@ def read_audit_events(
         raise ValueError("categories must be a collection of category names, not a string")
     column_map = with_event_id_column(column_map, event_id_column)
     stats = FileStats(uri, max_samples=max_samples)
-    source = CsvEventSource(stream, stats, chunk_bytes=chunk_bytes, max_record_bytes=max_record_bytes)
+    source = CsvEventSource(
+        stream, stats, chunk_bytes=chunk_bytes, max_record_bytes=max_record_bytes, budget=bad_row_budget
+    )
     if stats.empty_file:
         stats.complete = True
         return iter(()), stats
     columns = resolve_columns(uri, source.headers, AUDIT_COLUMN_ALIASES, AUDIT_REQUIRED_COLUMNS, column_map)
     stats.columns = columns.used_names()
     key_positions = None if key_columns is None else _resolve_key_columns(uri, columns, key_columns)
-    reader = _AuditReader(source, columns, categories, key_positions, batch_rows)
+    reader = _AuditReader(source, columns, categories, key_positions, batch_rows, latest_time)
     return finish(reader.batches(), stats, read_ahead=read_ahead), stats

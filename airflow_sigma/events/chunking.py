@@ -223,6 +223,7 @@ class RecordChunker:
         self._chunk_bytes = chunk_bytes
         self._max_record_bytes = max(max_record_bytes, chunk_bytes)
         self._buf = b""
+        self._read_total = 0
         self._eof = False
         self._line = 1
         self._cr_lines = False
@@ -237,7 +238,13 @@ class RecordChunker:
                 break
             parts.append(bytes(data).replace(b"\r", b"\n") if self._cr_lines else bytes(data))
             size += len(data)
+            self._read_total += len(data)
         self._buf = parts[0] if len(parts) == 1 else b"".join(parts)
+
+    @property
+    def consumed(self) -> int:
+        """Bytes of the stream handed out so far (as the header or in pieces)."""
+        return self._read_total - len(self._buf)
 
     def read_header(self) -> bytes | None:
         """The header record without its line ending, or ``None`` for an empty (or blank) stream."""

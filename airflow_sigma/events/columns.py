@@ -42,10 +42,14 @@ IMPRESSION_REQUIRED_COLUMNS = ("request_time", "user_email", "workbook_url_id")
 #: Which rows of a raw audit-log export are impressions: column -> accepted values, compared ignoring
 #: case, spaces and punctuation; ``*`` is a wildcard; the event_type column also tolerates a trailing
 #: "S". Sigma's exact OBJECT_INTERACTION event names are UNCONFIRMED, so the default takes any event
-#: whose name mentions viewing or opening. Check your export and set exact names when you can.
+#: whose name mentions viewing or opening. Check your export and set exact names when you can. Only
+#: successful events count: ``event_status`` must start with "succe" (``Success``, ``SUCCESS``,
+#: ``Succeeded``, ``successful``); ``Failure``, ``PERMISSION_DENIED`` or an empty status are filtered out.
+#: The status condition of the default applies only to files that have an ``event_status`` column.
 DEFAULT_IMPRESSION_FILTER: dict[str, tuple[str, ...]] = {
     "event_type": ("OBJECT_INTERACTION",),
     "event_name": ("*view*", "*open*"),
+    "event_status": ("succe*",),
 }
 
 #: Audit events: Sigma's audit-log base columns, as friendly names or column ids.

@@ -3,11 +3,18 @@
 Prepared shape: ``request_time``, ``user_email``, ``workbook_url_id`` (required), ``element_id`` and
 ``count`` (optional; empty count = 1). A file that also has an event-type column is a raw audit-log
 export: only rows matching ``impression_filter`` are impressions, the others are counted as filtered.
+By default those are the successful view events (:data:`~airflow_sigma.events.columns.DEFAULT_IMPRESSION_FILTER`): a view that
+failed (``Failure``, ``PERMISSION_DENIED``) showed the user nothing.
+
+A file with an event-id column keys each event by its id; a row whose id is empty is a bad row
+(``missing_event_id``): keyed by its content instead, it would be counted again by every export that
+repeats it with a different id.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping
+from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
@@ -22,7 +29,7 @@ from airflow_sigma.events.columns import (
     resolve_columns,
     with_event_id_column,
 )
-from airflow_sigma.events.keys import hash_emails, impression_keys, with_event_ids
+from airflow_sigma.events.keys import hash_emails, impression_keys
 from airflow_sigma.events.source import (
     DEFAULT_BATCH_ROWS,
     DEFAULT_CHUNK_BYTES,
@@ -35,6 +42,7 @@ from airflow_sigma.events.source import (
 )
 from airflow_sigma.events.stats import (
     DEFAULT_MAX_SAMPLES,
+    BadRowBudget,
     BadRowKind,
     EventFileError,
     FileErrorKind,
@@ -79,17 +87,20 @@ _LOGICAL_FILTER_KEYS = ("event_type", "event_name", "event_status", "object_type
 
 
 def _resolve_filter(
-    uri: str, columns: ResolvedColumns, impression_filter: Mapping[str, Collection[str]]
+    uri: str, columns: ResolvedColumns, impression_filter: Mapping[str, Collection[str]] | None
 ) -> list[tuple[int, tuple[str, ...], bool]]:
     """``(header position, accepted values, is the category column)`` for each filter entry."""
     resolved = []
-    for key, accepted in impression_filter.items():
+    chosen = DEFAULT_IMPRESSION_FILTER if impression_filter is None else impression_filter
+    for key, accepted in chosen.items():
         if isinstance(accepted, str):
             raise ValueError(f"impression_filter[{key!r}] must be a collection of values, not a string")
         if key in _LOGICAL_FILTER_KEYS:
             position = columns.index.get(key)
         else:
             position = find_header(uri, columns.headers, key, f"impression_filter column {key!r}")
+        if position is None and impression_filter is None and key == "event_status":
+            continue  # the default's status condition needs a status column
         if position is None:
             raise EventFileError(
                 uri,
@@ -110,6 +121,7 @@ class _ImpressionReader:
         filters: list[tuple[int, tuple[str, ...], bool]],
         email_salt: str | None,
         batch_rows: int,
+        latest_time: datetime | None,
     ) -> None:
         self.source = source
         self.stats = source.stats
@@ -117,6 +129,7 @@ class _ImpressionReader:
         self.filters = filters
         self.email_salt = email_salt
         self.batch_rows = batch_rows
+        self.latest_time = latest_time
         index = columns.index
         self.trimmed = {index[name] for name in _TRIMMED if name in index}
 
@@ -161,12 +174,16 @@ class _ImpressionReader:
             triage.reject(
                 blank, BadRowKind.MISSING_VALUE, constant_reason(f"empty {logical} (column {header!r})")
             )
+        if "event_id" in index:
+            triage.reject_empty_ids(text[index["event_id"]], self.columns.header_of("event_id"))
         for logical in _KEYED:
             if logical in index:
                 reason = too_long_reason(logical, self.columns.header_of(logical))
                 triage.reject(too_long_mask(text[index[logical]]), BadRowKind.VALUE_TOO_LONG, reason)
         time_header = self.columns.header_of("request_time")
         triage.reject(bad_time, BadRowKind.BAD_TIMESTAMP, bad_timestamp_reason(times, time_header))
+        if self.latest_time is not None:
+            triage.reject_after(request_time, times, time_header, self.latest_time)
         counts = None
         if "count" in index:
             count_text = text[index["count"]]
@@ -204,11 +221,10 @@ class _ImpressionReader:
         element = column("element_id")
         if element is None:
             element = pa.repeat(pa.scalar("", pa.string()), size)
-        escaping = raw.contains(b"%", b"|")
-        keys = with_event_ids(
-            column("event_id"),
-            impression_keys(request_time, email, workbook, element, may_need_escaping=escaping),
-        )
+        keys = column("event_id")  # never empty: rows without an id are bad rows
+        if keys is None:
+            escaping = raw.contains(b"%", b"|")
+            keys = impression_keys(request_time, email, workbook, element, may_need_escaping=escaping)
         if counts is None:
             counts = pa.repeat(pa.scalar(1, pa.int64()), size)
         arrays = [keys, request_time, utc_days(request_time), email, workbook, element, counts]
@@ -223,6 +239,8 @@ def read_impressions(
     impression_filter: Mapping[str, Collection[str]] | None = None,
     event_id_column: str | None = None,
     email_salt: str | None = None,
+    latest_time: datetime | None = None,
+    bad_row_budget: BadRowBudget | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
@@ -239,13 +257,16 @@ def read_impressions(
     :param column_map: logical column -> header, overriding the aliases in
         :data:`~airflow_sigma.events.columns.IMPRESSION_COLUMN_ALIASES`.
     :param impression_filter: for raw audit-log exports (files with an event-type column): column ->
-        accepted values; ``None`` means :data:`DEFAULT_IMPRESSION_FILTER`, ``{}`` keeps every row.
-        Keys are logical names (event_type, event_name, event_status, object_type) or headers. Ignored for
-        files without an event-type column.
-    :param event_id_column: header of a unique event id (same as ``column_map["event_id"]``); rows with an
-        id use it as their ``event_key``.
+        accepted values; ``None`` means :data:`DEFAULT_IMPRESSION_FILTER` (successful view events),
+        ``{}`` keeps every row. Keys are logical names (event_type, event_name, event_status,
+        object_type) or headers. Ignored for files without an event-type column.
+    :param event_id_column: header of a unique event id (same as ``column_map["event_id"]``); rows use
+        it as their ``event_key``, and a row with an empty id is a bad row (``missing_event_id``).
     :param email_salt: when set, ``user_email`` is replaced by
         :func:`~airflow_sigma.events.keys.hash_email` of it (and keys use the hash).
+    :param latest_time: rows dated after it are bad rows (``future_timestamp``); ``None``: no limit.
+    :param bad_row_budget: stop reading (:class:`~airflow_sigma.events.stats.TooManyBadRowsError`) once the
+        run's bad-row limit can no longer be met.
     :param batch_rows: most rows per batch.
     :param chunk_bytes: bytes read and parsed at a time.
     :param max_record_bytes: longest row accepted; a longer one fails the file.
@@ -256,7 +277,9 @@ def read_impressions(
     """
     column_map = with_event_id_column(column_map, event_id_column)
     stats = FileStats(uri, max_samples=max_samples)
-    source = CsvEventSource(stream, stats, chunk_bytes=chunk_bytes, max_record_bytes=max_record_bytes)
+    source = CsvEventSource(
+        stream, stats, chunk_bytes=chunk_bytes, max_record_bytes=max_record_bytes, budget=bad_row_budget
+    )
     if stats.empty_file:
         stats.complete = True
         return iter(()), stats
@@ -266,7 +289,6 @@ def read_impressions(
     stats.columns = columns.used_names()
     filters: list[tuple[int, tuple[str, ...], bool]] = []
     if "event_type" in columns.index:
-        chosen = DEFAULT_IMPRESSION_FILTER if impression_filter is None else impression_filter
-        filters = _resolve_filter(uri, columns, chosen)
-    reader = _ImpressionReader(source, columns, filters, email_salt, batch_rows)
+        filters = _resolve_filter(uri, columns, impression_filter)
+    reader = _ImpressionReader(source, columns, filters, email_salt, batch_rows, latest_time)
     return finish(reader.batches(), stats, read_ahead=read_ahead), stats

@@ -86,10 +86,3 @@ def audit_keys(request_time: pa.Array, named_literals: Sequence[tuple[str, pa.Ar
     sha256 = hashlib.sha256
     digests = [sha256(m).hexdigest()[:_AUDIT_KEY_HEX_DIGITS] for m in material.to_pylist()]
     return pa.array(digests, pa.string())
-
-
-def with_event_ids(event_ids: pa.Array | None, fallback: pa.Array) -> pa.Array:
-    """The event id where there is one, else ``fallback``."""
-    if event_ids is None:
-        return fallback
-    return pc.if_else(pc.equal(event_ids, ""), fallback, event_ids)

@@ -10,9 +10,11 @@ import csv
 import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from airflow_sigma.events.chunking import (
@@ -23,7 +25,7 @@ from airflow_sigma.events.chunking import (
     newlines_outside_quotes,
 )
 from airflow_sigma.events.prefetch import prefetch
-from airflow_sigma.events.stats import BadRowKind, EventFileError, FileErrorKind, FileStats
+from airflow_sigma.events.stats import BadRowBudget, BadRowKind, EventFileError, FileErrorKind, FileStats
 
 DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_RECORD_BYTES = 256 * 1024 * 1024
@@ -112,7 +114,8 @@ class _BadRecord:
 
 def _locate(piece: Piece, invalid: list[pa_csv.InvalidRow]) -> list[_BadRecord]:
     """Where the rows pyarrow rejected start (its parallel parser does not say), found in one pass over
-    the piece's lines; rows with the same text are matched to its occurrences in order."""
+    the piece's lines; rows with the same text are matched to its occurrences in order (in linear time:
+    a million identical rows take each the next occurrence, never a scan of the ones already taken)."""
     if not invalid:
         return []
     texts = [row.text.encode("utf-8") for row in invalid]
@@ -126,18 +129,64 @@ def _locate(piece: Piece, invalid: list[pa_csv.InvalidRow]) -> list[_BadRecord]:
         if key in firsts and starts_record[number]:
             starts.setdefault(key, []).append(number)
     records = []
+    taken: set[int] = set()
+    first_free: dict[bytes, int] = {}  # per first line: candidates before this index are all taken
     for row, text in zip(invalid, texts, strict=True):
         spans = text.count(b"\n") + 1
-        candidates = starts.get(text.split(b"\n", 1)[0].rstrip(b"\r"), [])
-        found = next(
-            (n for n in candidates if b"\n".join(lines[n : n + spans]).rstrip(b"\r") == text.rstrip(b"\r")),
-            None,
-        )
+        first = text.split(b"\n", 1)[0].rstrip(b"\r")
+        candidates = starts.get(first, [])
+        found = None
+        for i in range(first_free.get(first, 0), len(candidates)):
+            n = candidates[i]
+            if n not in taken and b"\n".join(lines[n : n + spans]).rstrip(b"\r") == text.rstrip(b"\r"):
+                found = n
+                break
         if found is not None:
-            candidates.remove(found)
+            taken.add(found)
+            free = first_free.get(first, 0)
+            while free < len(candidates) and candidates[free] in taken:
+                free += 1
+            first_free[first] = free
         start = None if found is None else piece.first_line + found
         records.append(_BadRecord(start, spans, row.actual_columns, row.text))
     return records
+
+
+def _drop_wrong_widths(piece: Piece, fields: int) -> tuple[Piece, list[_BadRecord], int]:
+    """Empty the lines of a piece without quotes (each line is then a record) that do not have
+    ``fields`` fields, in a few vectorised passes: a flood of bad rows costs no Python per row, and
+    pyarrow no longer hands them over one by one.
+
+    :return: the piece with those lines emptied (line numbers unchanged), the first of them as records
+        (at most ``_MAX_LOCATED_INVALID_ROWS + 1``, for samples and line numbers), and how many there were.
+    """
+    data = np.frombuffer(piece.buffer, dtype=np.uint8, count=piece.size)
+    newlines = np.flatnonzero(data == 0x0A)
+    ends = newlines if piece.size and data[-1] == 0x0A else np.append(newlines, piece.size)
+    starts = np.concatenate(([0], newlines[: len(ends) - 1] + 1))
+    commas = np.flatnonzero(data == 0x2C)
+    widths = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
+    lengths = ends - starts
+    first_bytes = data[np.minimum(starts, max(piece.size - 1, 0))]
+    blank = (lengths == 0) | ((lengths == 1) & (first_bytes == 0x0D))  # pyarrow skips empty lines
+    wrong = np.flatnonzero((widths != fields) & ~blank)
+    if not len(wrong):
+        return piece, [], 0
+    edges = np.zeros(piece.size + 1, dtype=np.int8)
+    edges[starts[wrong]] = 1
+    edges[ends[wrong]] = -1
+    inside = np.cumsum(edges[:-1], dtype=np.int8).view(bool)
+    kept = data[~inside].tobytes()
+    records = [
+        _BadRecord(
+            piece.first_line + int(i),
+            1,
+            int(widths[i]),
+            piece.buffer[starts[i] : ends[i]].decode("utf-8", "replace"),
+        )
+        for i in wrong[: _MAX_LOCATED_INVALID_ROWS + 1]
+    ]
+    return Piece(kept, len(kept), piece.first_line, piece.num_lines), records, len(wrong)
 
 
 def _skipped_lines(piece: Piece, bad: list[_BadRecord], table: pa.Table) -> list[int] | None:
@@ -176,6 +225,7 @@ class CsvEventSource:
     :param stats: the file's stats; rows with a wrong field count or unclosed quote are counted here.
     :param chunk_bytes: bytes per piece (one piece becomes one or more batches).
     :param max_record_bytes: longest row accepted before the file fails.
+    :param budget: stops reading once the run's bad-row limit can no longer be met.
     """
 
     def __init__(
@@ -185,8 +235,10 @@ class CsvEventSource:
         *,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+        budget: BadRowBudget | None = None,
     ) -> None:
         self.stats = stats
+        self.budget = budget
         self._chunker = RecordChunker(stream, chunk_bytes, max_record_bytes)
         try:
             header = self._chunker.read_header()
@@ -212,6 +264,8 @@ class CsvEventSource:
         )
         try:
             for piece in self._chunker.pieces():
+                if self.budget is not None:  # every piece before this one is counted
+                    self.budget.check(self.stats, self._chunker.consumed - piece.size, len(self.headers))
                 if piece.unterminated:
                     self._count_unterminated(piece)
                     continue
@@ -237,6 +291,10 @@ class CsvEventSource:
         self, piece: Piece, names: list[str], convert: pa_csv.ConvertOptions, wanted: Sequence[int]
     ) -> RawTable:
         bad: list[_BadRecord] = []
+        dropped = 0
+        if piece.find(b'"') < 0:
+            piece, bad, dropped = _drop_wrong_widths(piece, len(names))
+            dropped -= len(bad)  # the lines counted but not listed in ``bad``
         if not piece.is_utf8:
             # pyarrow cannot hand over a row with the wrong number of fields and bytes that are not UTF-8:
             # it fails decoding it (and its error quotes the row). Find such rows in a decodable copy and
@@ -246,17 +304,18 @@ class CsvEventSource:
             parse_only = pa_csv.ConvertOptions(
                 include_columns=names[:1], column_types={names[0]: pa.binary()}
             )
-            bad = _locate(copy, self._read_rows(copy, names, parse_only)[1])
-            located = [(record.line, record.spans) for record in bad if record.line is not None]
-            if len(located) < len(bad):
+            undecodable = _locate(copy, self._read_rows(copy, names, parse_only)[1])
+            located = [(record.line, record.spans) for record in undecodable if record.line is not None]
+            if len(located) < len(undecodable):
                 raise self._unparseable(piece)
-            piece = _blank_lines(piece, located) if bad else piece
+            piece = _blank_lines(piece, located) if undecodable else piece
+            bad += undecodable
         table, invalid = self._read_rows(piece, names, convert)
         bad += _locate(piece, invalid)
-        self._count_invalid(bad, len(names))
+        self._count_invalid(bad, len(names), dropped)
         self.stats.rows_read += table.num_rows
         columns = {i: table.column(f"c{i}").combine_chunks() for i in wanted}
-        skipped = _skipped_lines(piece, bad, table)
+        skipped = None if dropped else _skipped_lines(piece, bad, table)
         return RawTable(columns, table.num_rows, piece.first_line, skipped, piece)
 
     def _read_rows(
@@ -295,10 +354,11 @@ class CsvEventSource:
                     raise
                 block = piece.size + 1
 
-    def _count_invalid(self, bad: list[_BadRecord], expected: int) -> None:
+    def _count_invalid(self, bad: list[_BadRecord], expected: int, unlisted: int = 0) -> None:
+        """Count the ``bad`` records and ``unlisted`` more one-line ones as ``wrong_field_count``."""
         if not bad:
             return
-        spanned = sum(record.spans for record in bad)
+        spanned = sum(record.spans for record in bad) + unlisted
         self.stats.rows_read += spanned
         self.stats.add_bad(BadRowKind.WRONG_FIELD_COUNT, spanned)
         for record in bad[: max(self.stats.wants_samples(), 0)]:
@@ -345,6 +405,26 @@ class RowTriage:
         for row in np.flatnonzero(hit)[: max(self.stats.wants_samples(), 0)]:
             self.stats.add_sample(self.raw.line_of(int(row)), kind, describe(int(row)))
 
+    def reject_empty_ids(self, ids: pa.Array, header: str) -> None:
+        """Count the pending rows whose event id (column ``header``) is empty as ``missing_event_id``."""
+        reason = f"empty event id (column {header!r}): the event cannot be deduplicated"
+        self.reject(_mask(pc.equal(ids, "")), BadRowKind.MISSING_EVENT_ID, lambda row: reason)
+
+    def reject_after(self, request_time: pa.Array, times: pa.Array, header: str, latest: datetime) -> None:
+        """Count the pending rows dated after ``latest`` as ``future_timestamp``.
+
+        :param request_time: the parsed times (null where invalid); ``times``: the text, for samples.
+        """
+        later = _mask(pc.greater(request_time, pa.scalar(latest, request_time.type)))
+        self.reject(
+            later,
+            BadRowKind.FUTURE_TIMESTAMP,
+            lambda row: (
+                f"request_time {snippet(times[row].as_py())} (column {header!r}) is after "
+                f"{latest.isoformat()}, the latest time an event of this run can have"
+            ),
+        )
+
     def kept(self) -> pa.Array | None:
         """Positions of the rows still pending, to ``take`` from the columns (``None``: all of them)."""
         return None if self.pending.all() else pa.array(np.flatnonzero(self.pending))
@@ -353,6 +433,10 @@ class RowTriage:
         """Count the rows of ``table`` (built from the :meth:`kept` rows) as accepted, in batches."""
         self.stats.rows_accepted += table.num_rows
         yield from table.to_batches(max_chunksize=batch_rows)
+
+
+def _mask(array: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def finish(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -10,6 +11,8 @@ from typing import NamedTuple
 from airflow_sigma.exceptions import BadInputError
 
 DEFAULT_MAX_SAMPLES = 20
+#: The most bytes one byte of gzip (deflate) data can inflate to.
+MAX_DEFLATE_RATIO = 1032
 
 
 class BadRowKind(str, Enum):
@@ -17,7 +20,9 @@ class BadRowKind(str, Enum):
 
     A row is counted once, under one kind. Its structure is checked first: a row with the wrong number
     of fields is ``wrong_field_count`` even when it also has bytes that are not UTF-8. A value's bytes
-    (``invalid_utf8``, then ``nul_byte``) are checked before what it says. A malformed row spanning
+    (``invalid_utf8``, then ``nul_byte``) are checked before what it says. A row of a file with an
+    event-id column whose id is empty is ``missing_event_id`` (it cannot be deduplicated safely); an
+    event dated after the run's latest plausible time is ``future_timestamp``. A malformed row spanning
     several physical lines (a stray quote joins lines into one row) counts once per line, so the lines
     it swallowed are never hidden.
     """
@@ -30,6 +35,8 @@ class BadRowKind(str, Enum):
     BAD_TIMESTAMP = "bad_timestamp"
     BAD_COUNT = "bad_count"
     VALUE_TOO_LONG = "value_too_long"
+    MISSING_EVENT_ID = "missing_event_id"
+    FUTURE_TIMESTAMP = "future_timestamp"
 
 
 class FileErrorKind(str, Enum):
@@ -145,6 +152,48 @@ class FileStats:
 
 class TooManyBadRowsError(BadInputError, ValueError):
     """The share of bad rows across a run is above the configured maximum."""
+
+
+@dataclass(frozen=True)
+class BadRowBudget:
+    """Stop reading a file as soon as the run's bad-row limit can no longer be met.
+
+    Between pieces of the file the reader asks :meth:`check` whether the run could still end at or
+    below ``max_fraction`` if every row still to come were good. Rows still to come are bounded by the
+    bytes left: the rest of this file holds at most ``(file_bytes - consumed) / min_row_bytes`` good
+    rows (a good row has a comma per extra field and a newline), the files after it at most
+    ``rows_after``. When even that cannot bring the share down, reading stops with
+    :class:`TooManyBadRowsError`: the run would fail anyway, and a file of bad rows (a small ``.gz``
+    inflating to gigabytes) costs a few pieces of reading instead of all of it.
+
+    :param max_fraction: ``max_bad_row_fraction``.
+    :param bad_before: bad rows of the run's files read before this one.
+    :param read_before: rows read from them.
+    :param file_bytes: most bytes this file holds decompressed (its size, or its size times
+        :data:`MAX_DEFLATE_RATIO` when gzipped; ``inf`` when unknown).
+    :param rows_after: most rows the run's later files hold (``inf`` when unknown; 0: no later file).
+    """
+
+    max_fraction: float
+    bad_before: int = 0
+    read_before: int = 0
+    file_bytes: float = math.inf
+    rows_after: float = 0.0
+
+    def check(self, stats: FileStats, consumed: int, min_row_bytes: int) -> None:
+        """:param consumed: decompressed bytes of the file already counted in ``stats``.
+        :param min_row_bytes: the fewest bytes a good row of this file takes (its number of fields).
+        :raises TooManyBadRowsError: when the limit can no longer be met."""
+        rows_left = max(self.file_bytes - consumed, 0) / max(min_row_bytes, 1) + self.rows_after
+        bad = self.bad_before + stats.bad_total
+        read = self.read_before + stats.rows_read
+        if bad > self.max_fraction * (read + rows_left):
+            raise TooManyBadRowsError(
+                f"{stats.uri}: reading stopped after {consumed} bytes: {bad} of the {read} rows read in the "
+                f"run so far are bad, and even if every row the run can still hold (at most "
+                f"{rows_left:.0f}) were good, more than max_bad_row_fraction={self.max_fraction:.2%} would "
+                f"be bad: {stats.summary()}. Nothing was written."
+            )
 
 
 def check_bad_row_fraction(stats: Iterable[FileStats], max_fraction: float) -> float:

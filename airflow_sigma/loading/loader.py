@@ -9,26 +9,42 @@ too many bad rows, an unreadable file, a database error) rolls everything back: 
 
 from __future__ import annotations
 
+import gzip
 import logging
+import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from typing import IO, Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from airflow_sigma.events.stats import FileStats, TooManyBadRowsError, check_bad_row_fraction
+from airflow_sigma.events.stats import (
+    MAX_DEFLATE_RATIO,
+    BadRowBudget,
+    FileStats,
+    TooManyBadRowsError,
+    check_bad_row_fraction,
+)
 from airflow_sigma.loading.files import rank_files
 from airflow_sigma.loading.merge import MergeCounts, StagedMerge, file_order, scratch_for
-from airflow_sigma.loading.records import FileResult, add_displaced_duplicates, record_export_files
+from airflow_sigma.loading.records import (
+    FileResult,
+    add_displaced_duplicates,
+    ensure_export_files,
+    record_export_files,
+)
 from airflow_sigma.loading.settings import TaskLog
 from airflow_sigma.storage import ExportFile, open_export
-from airflow_sigma.warehouse import EXPORT_FILES, Column, Table, Transaction, Warehouse
+from airflow_sigma.warehouse import Column, Table, Transaction, Warehouse
 
 log = logging.getLogger(__name__)
 
 MAX_SAMPLES_LOGGED = 5
+#: Events dated more than this after the run's end (its data interval end) are bad rows
+#: (``future_timestamp``): no export of the run can hold them, and kept they would count forever.
+FUTURE_TOLERANCE = timedelta(days=1)
 
 
 class EventJob(Protocol):
@@ -58,8 +74,15 @@ class EventJob(Protocol):
         """Whether bad-row samples (which quote values) may be logged."""
         ...
 
-    def read(self, stream: IO[bytes], uri: str) -> tuple[Iterator[pa.RecordBatch], FileStats]:
-        """Parse one file (see :mod:`airflow_sigma.events`)."""
+    def read(
+        self,
+        stream: IO[bytes],
+        uri: str,
+        *,
+        latest_time: datetime | None = None,
+        bad_row_budget: BadRowBudget | None = None,
+    ) -> tuple[Iterator[pa.RecordBatch], FileStats]:
+        """Parse one file (see :mod:`airflow_sigma.events`); rows dated after ``latest_time`` are bad."""
         ...
 
     def prepare(self, tx: Transaction, days: Sequence[date]) -> None:
@@ -194,7 +217,8 @@ def load_exports(
     :param warehouse: where the tables live.
     :param files: the files to read (any order; they are ranked oldest first).
     :param job: the job (impressions or audit).
-    :param run_at: the run's time (its data interval end), recorded as ``processed_at``.
+    :param run_at: the run's time (its data interval end), recorded as ``processed_at``; events dated
+        more than :data:`FUTURE_TOLERANCE` after it are bad rows (``future_timestamp``).
     :param max_bad_row_fraction: the largest share of bad rows, over the run, that still loads.
     :param aws_conn_id: connection for ``s3://`` files.
     :param gcp_conn_id: connection for ``gs://`` files.
@@ -206,6 +230,7 @@ def load_exports(
     if not 0.0 <= max_bad_row_fraction <= 1.0:
         raise ValueError(f"max_bad_row_fraction must be from 0.0 to 1.0, got {max_bad_row_fraction!r}")
     ranked = rank_files(files)
+    latest = run_at + FUTURE_TOLERANCE
     columns = staging_columns(job.target)
     types = {c.name: c.type for c in job.target.columns}
     results: list[FileResult] = []
@@ -213,11 +238,15 @@ def load_exports(
     # The scratch directory goes after the connection that attached the staging database in it.
     with scratch_for(warehouse.dialect) as scratch, warehouse.transaction() as tx:
         tx.lock(job.target)
-        tx.ensure_tables(EXPORT_FILES, *job.tables)
+        ensure_export_files(tx)
+        tx.ensure_tables(*job.tables)
         order, order_table = file_order(tx, job.name, ranked)
         with StagedMerge(tx, job.name, job.target, columns, order, order_table, scratch) as merger:
             for rank, export in enumerate(ranked, start=1):
-                stats = _stage_file(job, merger, export, columns, types, days, aws_conn_id, gcp_conn_id)
+                budget = _budget(max_bad_row_fraction, [r.stats for r in results], ranked[rank:])
+                stats = _stage_file(
+                    job, merger, export, columns, types, days, (latest, budget), (aws_conn_id, gcp_conn_id)
+                )
                 results.append(FileResult(export, rank, stats))
                 _log_file(logger, job, stats, rank, len(ranked))
             try:
@@ -242,11 +271,15 @@ def _stage_file(
     columns: Sequence[Column],
     types: Mapping[str, str],
     days: set[date],
-    aws_conn_id: str | None,
-    gcp_conn_id: str | None,
+    limits: tuple[datetime, BadRowBudget],
+    conn_ids: tuple[str | None, str | None],
 ) -> FileStats:
-    with open_export(export, mode="rb", aws_conn_id=aws_conn_id, gcp_conn_id=gcp_conn_id) as stream:
-        batches, stats = job.read(stream, export["uri"])
+    latest, budget = limits
+    with open_export(export, mode="rb", aws_conn_id=conn_ids[0], gcp_conn_id=conn_ids[1]) as stream:
+        size = export["size"] if export["size"] >= 0 else math.inf
+        inflation = MAX_DEFLATE_RATIO if isinstance(stream, gzip.GzipFile) else 1
+        budget = replace(budget, file_bytes=size * inflation)
+        batches, stats = job.read(stream, export["uri"], latest_time=latest, bad_row_budget=budget)
         try:
             for batch in batches:
                 arrays = staged_arrays(batch, columns, types)
@@ -257,6 +290,19 @@ def _stage_file(
             if close is not None:
                 close()  # stops the reader's read-ahead thread when the load fails midway
     return stats
+
+
+def _budget(max_fraction: float, before: Sequence[FileStats], after: Sequence[ExportFile]) -> BadRowBudget:
+    """The bad-row budget of the next file, between the files read and the files still to read (each
+    bounded by its size as if gzipped, at two bytes a row: a value and a newline)."""
+    sizes = [export["size"] for export in after]
+    rows_after = math.inf if any(size < 0 for size in sizes) else sum(sizes) * MAX_DEFLATE_RATIO / 2
+    return BadRowBudget(
+        max_fraction,
+        bad_before=sum(s.bad_total for s in before),
+        read_before=sum(s.rows_read for s in before),
+        rows_after=rows_after,
+    )
 
 
 def _log_file(logger: TaskLog, job: EventJob, stats: FileStats, rank: int, total: int) -> None:

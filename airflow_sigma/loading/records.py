@@ -38,6 +38,34 @@ class FileResult:
         return f"{self.stats.summary()}, {self.duplicates} duplicate events"
 
 
+def ensure_export_files(tx: Transaction) -> None:
+    """Create ``sigma_export_files`` when missing, and migrate one made before ``bad_row_kinds`` existed
+    (its ``bad_rows`` held the breakdown as JSON): that column is renamed ``bad_row_kinds`` and the
+    new integer ``bad_rows`` is filled with each row's total. Idempotent; runs in the caller's
+    transaction, so a failed run leaves the old table as it was (except on Snowflake, where DDL
+    commits)."""
+    name = tx.warehouse.unqualified_name(EXPORT_FILES)
+    existing = tx.dialect.existing_columns(tx.cursor, tx.warehouse.schema, name) or []
+    migrate = "bad_rows" in existing and "bad_row_kinds" not in existing
+    table, q = tx.table_name(EXPORT_FILES), tx.dialect.quote
+    if migrate:
+        tx.execute(f"ALTER TABLE {table} RENAME COLUMN {q('bad_rows')} TO {q('bad_row_kinds')}")
+    tx.ensure_tables(EXPORT_FILES)
+    if not migrate:
+        return
+    key = ", ".join(q(k) for k in EXPORT_FILES.key)
+    p = tx.placeholder
+    for job, uri, etag, kinds in tx.query(
+        f"SELECT {key}, {q('bad_row_kinds')} FROM {table}", types=["text", "text", "text", "json"]
+    ):
+        total = sum(int(n) for n in (kinds or {}).values())
+        tx.execute(
+            f"UPDATE {table} SET {q('bad_rows')} = {p} WHERE {q('job')} = {p} AND {q('uri')} = {p} "
+            f"AND {q('etag')} = {p}",
+            [total, job, uri, etag],
+        )
+
+
 def record_export_files(tx: Transaction, job: str, results: Sequence[FileResult], run_at: datetime) -> None:
     """Upsert the files' rows. ``processed_at`` keeps the earliest run time that read a file version,
     so re-running runs in any order leaves the same value."""
@@ -90,6 +118,7 @@ def _row(
         stats.rows_read,
         stats.rows_accepted,
         stats.rows_filtered,
+        stats.bad_total,
         dict(sorted(stats.bad_rows.items())),
         result.duplicates,
         processed_at,

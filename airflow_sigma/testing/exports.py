@@ -47,6 +47,11 @@ AUDIT_HEADER = (
     "Client IP",
 )
 VIEW_EVENT = ("OBJECT_INTERACTION", "view_workbook", "SUCCESS")
+#: Views that showed the user nothing: not impressions.
+FAILED_VIEW_EVENTS = (
+    ("OBJECT_INTERACTION", "view_workbook", "FAILURE"),
+    ("OBJECT_INTERACTION", "view_workbook", "PERMISSION_DENIED"),
+)
 OTHER_EVENTS = (
     ("QUERY_EXECUTIONS", "run_query", "SUCCESS"),
     ("PUBLIC_API", "list_workbooks", "SUCCESS"),
@@ -73,6 +78,7 @@ class ExportSpec:
     logins_per_user_day: float = 1.2
     failed_login_share: float = 0.1
     noise_share: float = 0.1
+    failed_view_share: float = 0.0
     bad_rows: int = 0
     gzip_every: int = 0
     export_lag_minutes: int = 90
@@ -92,6 +98,7 @@ class GroundTruth:
     # with ExportSpec.record_activity: (time, user_email as written, "view" | "login" | "failed_login")
     activity: list[tuple[datetime, str, str]] = field(default_factory=list)
     events: int = 0
+    failed_views: int = 0
     bad_rows: int = 0
     rows_written: int = 0
     files: list[Path] = field(default_factory=list)
@@ -141,6 +148,7 @@ def _events(spec: ExportSpec, truth: GroundTruth) -> list[_Event]:
         )
     if spec.shape == "audit":
         events.extend(_audit_only_events(spec, rng, start, truth))
+        events.extend(_failed_views(spec, wb_ids, start, truth))
         events.sort(key=lambda e: e.at)
     truth.events = len(events)
     return events
@@ -192,6 +200,23 @@ def _audit_only_events(
             kind = rng.choice(OTHER_EVENTS)
             out.append(_Event(at, _row(spec, f"ot-{spec.seed}-{n:09d}", at, kind, rng.choice(spec.users))))
             n += 1
+    return out
+
+
+def _failed_views(spec: ExportSpec, wb_ids: list[str], start: datetime, truth: GroundTruth) -> list[_Event]:
+    """Views that failed (``failed_view_share`` of the views, drawn apart so other events stay the same)."""
+    rng = random.Random(spec.seed + 1)
+    out = []
+    for n in range(int(spec.events_per_day * spec.days * spec.failed_view_share)):
+        at = start + timedelta(microseconds=rng.randrange(spec.days * 86_400_000_000))
+        kind = FAILED_VIEW_EVENTS[n % len(FAILED_VIEW_EVENTS)]
+        out.append(
+            _Event(
+                at,
+                _row(spec, f"fv-{spec.seed}-{n:09d}", at, kind, rng.choice(spec.users), rng.choice(wb_ids)),
+            )
+        )
+    truth.failed_views = len(out)
     return out
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
-from airflow_sigma.events.stats import FileStats
+from airflow_sigma.events.stats import BadRowBudget, FileStats
 from airflow_sigma.loading.settings import TaskLog, check_positive_int
 from airflow_sigma.loading.sql import ensure_index
 from airflow_sigma.usage.summary import LAST_SEEN, forget_last_seen
@@ -80,7 +80,14 @@ class ImpressionsJob:
         """With hashed emails they could reveal an email,, so they are not logged."""
         return self.email_salt is None
 
-    def read(self, stream: IO[bytes], uri: str) -> tuple[Iterator[pa.RecordBatch], FileStats]:
+    def read(
+        self,
+        stream: IO[bytes],
+        uri: str,
+        *,
+        latest_time: datetime | None = None,
+        bad_row_budget: BadRowBudget | None = None,
+    ) -> tuple[Iterator[pa.RecordBatch], FileStats]:
         from airflow_sigma.events import read_impressions
 
         return read_impressions(
@@ -90,6 +97,8 @@ class ImpressionsJob:
             impression_filter=self.impression_filter,
             event_id_column=self.event_id_column,
             email_salt=self.email_salt,
+            latest_time=latest_time,
+            bad_row_budget=bad_row_budget,
         )
 
     def prepare(self, tx: Transaction, days: Sequence[date]) -> None:

@@ -421,10 +421,17 @@ EXPORT_FILES = Table(
         Column("rows_filtered", "integer", "Rows skipped on purpose (e.g. events of other kinds)."),
         Column(
             "bad_rows",
+            "integer",
+            "Rows rejected as invalid (all kinds; the breakdown is in bad_row_kinds), so that "
+            "SUM(bad_rows) adds up.",
+        ),
+        Column(
+            "bad_row_kinds",
             "json",
-            "Rows rejected as invalid, counted by kind: wrong_field_count, unterminated_quote, invalid_utf8, "
-            "nul_byte (a NUL byte in a stored value), missing_value, bad_timestamp, bad_count, "
-            "value_too_long; a malformed row spanning several lines counts once per line; "
+            "Bad rows counted by kind: wrong_field_count, unterminated_quote, invalid_utf8, nul_byte (a NUL "
+            "byte in a stored value), missing_value, missing_event_id (an empty id in a file with an "
+            "event-id column), bad_timestamp, future_timestamp (dated over a day after the run's end), "
+            "bad_count, value_too_long; a malformed row spanning several lines counts once per line; "
             'e.g. {"bad_timestamp": 2, "missing_value": 1}.',
         ),
         Column(

@@ -137,7 +137,8 @@ def check_export_files(sample_dags: SampleDags, truth: GroundTruth, job: str, na
     assert sorted(read) == sorted(names)
     sizes = {path.name: rows_in(path) for path in truth.files}
     for name, row in read.items():
-        bad = sum(row["bad_rows"].values())
+        bad = row["bad_rows"]
+        assert bad == sum(row["bad_row_kinds"].values()), name
         assert row["rows_read"] == sizes[name] == row["rows_accepted"] + row["rows_filtered"] + bad, name
 
 

@@ -136,16 +136,15 @@ def test_keys_of_values_with_separators_do_not_collide() -> None:
     assert clean.column("event_key")[0] == mixed.column("event_key")[0]
 
 
-def test_event_id_becomes_the_key_and_empty_ids_fall_back() -> None:
+def test_event_id_becomes_the_key_and_empty_ids_are_bad_rows() -> None:
     data = csv_bytes(
         "event_id,request_time,user_email,workbook_url_id",
         "ev-1,2024-05-01T10:00:00Z,a@x.com,wb",
         ",2024-05-01T10:00:00Z,a@x.com,wb",
     )
     table, stats = read_all(data)
-    keys = table.column("event_key").to_pylist()
-    assert keys[0] == "ev-1"
-    assert keys[1].startswith("1714557600000000|a@x.com|wb|")
+    assert table.column("event_key").to_pylist() == ["ev-1"]
+    assert stats.bad_rows == {"missing_event_id": 1} and stats.samples[0].line == 3
     assert stats.columns["event_id"] == "event_id"
 
 

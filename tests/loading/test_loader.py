@@ -151,11 +151,11 @@ def test_export_files_accounts_for_every_row(warehouse: Warehouse, tmp_path: Pat
     assert files["a.csv"] | {"processed_at": None} == {
         "job": "impressions", "uri": first["uri"], "etag": first["version"], "size": first["size"],
         "last_modified": at("2024-05-01T12:00"), "rows_read": 2, "rows_accepted": 2, "rows_filtered": 0,
-        "bad_rows": {}, "duplicate_events": 1, "processed_at": None, "status": "loaded",
+        "bad_rows": 0, "bad_row_kinds": {}, "duplicate_events": 1, "processed_at": None, "status": "loaded",
     }  # fmt: skip
     b = files["b.csv"]
     assert (b["rows_read"], b["rows_accepted"], b["duplicate_events"]) == (5, 3, 1)
-    assert b["bad_rows"] == {"bad_timestamp": 1, "missing_value": 1}
+    assert (b["bad_rows"], b["bad_row_kinds"]) == (2, {"bad_timestamp": 1, "missing_value": 1})
     assert b["processed_at"] == files["a.csv"]["processed_at"] == at("2024-05-02T00:00")
     assert result.events == 3 == len(warehouse.read_table(IMPRESSION_EVENTS))
     assert result.summary()["duplicate_events"] == 2

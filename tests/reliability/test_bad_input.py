@@ -352,11 +352,11 @@ CASES: dict[str, Case] = {
         ),
         job="audit",
         read=4,
-        accepted=2,
-        bad={"bad_timestamp": 2},
-        lines=(3, 5),
-        says=("(column 'Request Time')", "'2200-01-01T00:00:00Z'", ISO),
-        check=utc_days({"first": date(2024, 5, 2), "third": date(2199, 12, 31)}, "event_name", AUDIT_EVENTS),
+        accepted=1,
+        bad={"bad_timestamp": 2, "future_timestamp": 1},  # 2199 is in range, but after the run's end
+        lines=(3, 5, 4),
+        says=("(column 'Request Time')", "'2200-01-01T00:00:00Z'", ISO, "'2199-12-31T23:59:59Z'", "is after"),
+        check=utc_days({"first": date(2024, 5, 2)}, "event_name", AUDIT_EVENTS),
     ),
     "audit-non-utf8-attribute": Case(
         csv(AUDIT_GOOD, header=AUDIT_HEADER)
@@ -429,10 +429,17 @@ def assert_counted(warehouse: Warehouse, name: str, case: Case, result: FileResu
     """The file's counts, in the run's result and in ``sigma_export_files``, and the skipped rows' reasons."""
     stats = result.stats
     row = export_rows(warehouse, case.job)[name]
-    counts = (row["rows_read"], row["rows_accepted"], row["rows_filtered"], row["bad_rows"], row["status"])
+    counts = (
+        row["rows_read"],
+        row["rows_accepted"],
+        row["rows_filtered"],
+        row["bad_row_kinds"],
+        row["status"],
+    )
     assert counts == (case.read, case.accepted, 0, case.bad, case.status)
     assert (stats.rows_read, stats.rows_accepted, stats.rows_filtered, stats.bad_rows) == counts[:4]
-    assert row["rows_read"] == row["rows_accepted"] + row["rows_filtered"] + sum(row["bad_rows"].values())
+    assert row["bad_rows"] == sum(row["bad_row_kinds"].values())
+    assert row["rows_read"] == row["rows_accepted"] + row["rows_filtered"] + row["bad_rows"]
     assert [s.line for s in stats.samples] == list(case.lines)
     assert [s.kind for s in stats.samples] == [kind for kind, n in case.bad.items() for _ in range(n)]
     reasons = " | ".join(s.reason for s in stats.samples)

@@ -277,7 +277,7 @@ def test_each_bad_row_kind_is_counted(warehouse: Warehouse, tmp_path: Path) -> N
         "unterminated_quote",
         "wrong_field_count",
     ]
-    assert export_rows(warehouse)["bad.csv"]["bad_rows"] == dict.fromkeys(kinds, 1)
+    assert export_rows(warehouse)["bad.csv"]["bad_row_kinds"] == dict.fromkeys(kinds, 1)
     assert result.summary()["rows_read"] == 7 and result.summary()["rows_accepted"] == 1
 
 
@@ -339,13 +339,16 @@ def test_retention_keeps_recent_events_and_never_rebuilds_days_it_no_longer_hold
         modified=at("2024-05-06T12:00"),
     )
     with caplog.at_level(logging.WARNING):
-        result = load_impressions(warehouse, [late], date(2024, 5, 6), event_retention_days=3)
+        result = load_impressions(
+            warehouse, [late], date(2024, 5, 6), event_retention_days=3, max_bad_row_fraction=0.5
+        )
     assert result.details["days_not_rebuilt"] == ["2024-05-01"]
     assert "2024-05-01" in caplog.text and "event_retention_days" in caplog.text
     assert daily(warehouse)[(date(2024, 5, 1), "wbA", "", "ann@x.com")] == 1  # not replaced by a partial day
     assert (date(2024, 5, 1), "wbA", "", "bob@x.com") not in daily(warehouse)
     assert daily(warehouse)[(date(2024, 5, 4), "wbA", "", "bob@x.com")] == 1
-    # A far-future timestamp does not move the retention window: May's events stay.
+    # A far-future timestamp is a bad row, and does not move the retention window: May's events stay.
+    assert result.totals()["bad_rows"] == {"future_timestamp": 1}
     assert sorted(e["day"] for e in events(warehouse).values())[:1] == [date(2024, 5, 3)]
 
 
