@@ -3,8 +3,9 @@
 Prepared shape: ``request_time``, ``user_email``, ``workbook_url_id`` (required), ``element_id`` and
 ``count`` (optional; empty count = 1). A file that also has an event-type column is a raw audit-log
 export: only rows matching ``impression_filter`` are impressions, the others are counted as filtered.
-By default those are the successful view events (:data:`~airflow_sigma.events.columns.DEFAULT_IMPRESSION_FILTER`): a view that
-failed (``Failure``, ``PERMISSION_DENIED``) showed the user nothing.
+By default those are the successful view events
+(:data:`~airflow_sigma.events.columns.DEFAULT_IMPRESSION_FILTER`): a view that failed (``Failure``,
+``PERMISSION_DENIED``) showed the user nothing.
 
 A file with an event-id column keys each event by its id; a row whose id is empty is a bad row
 (``missing_event_id``): keyed by its content instead, it would be counted again by every export that
