@@ -21,6 +21,7 @@ from datetime import date, datetime
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from airflow_sigma.events.stats import BadRowBudget, FileStats
+from airflow_sigma.exceptions import ParameterError
 from airflow_sigma.loading.sql import ensure_index, loose_text, loose_value, string_literals
 from airflow_sigma.warehouse import (
     AUDIT_EVENTS,
@@ -41,7 +42,7 @@ DEFAULT_FAILURE_STATUSES = ("Failure", "Failed")
 
 def _values(name: str, values: Collection[str]) -> tuple[str, ...]:
     if isinstance(values, str) or not values or not all(isinstance(v, str) and v.strip() for v in values):
-        raise ValueError(f"{name} must be a non-empty list of non-empty strings, got {values!r}")
+        raise ParameterError(f"{name} must be a non-empty list of non-empty strings, got {values!r}")
     return tuple(values)
 
 
@@ -67,7 +68,7 @@ class LoginSettings:
             loose_value(v) for v in self.failure_statuses
         }
         if overlap:
-            raise ValueError(f"success_statuses and failure_statuses share {sorted(overlap)}")
+            raise ParameterError(f"success_statuses and failure_statuses share {sorted(overlap)}")
 
     def condition(self, column: str, values: Sequence[str]) -> str:
         """SQL: ``column`` loosely equals one of ``values``."""

@@ -42,6 +42,7 @@ from typing import Any
 
 from airflow_sigma.audit import LoginSettings
 from airflow_sigma.events.columns import DEFAULT_IMPRESSION_FILTER
+from airflow_sigma.exceptions import ParameterError
 from airflow_sigma.loading.settings import TaskLog, check_positive_int
 from airflow_sigma.loading.sql import loose_text, loose_value, string_literals
 from airflow_sigma.warehouse import AUDIT_EVENTS, MEMBER_ACTIVITY, MEMBERS, Column, Transaction, Warehouse
@@ -92,7 +93,7 @@ def _loose_match(
 
 def _strings(name: str, values: Sequence[str]) -> tuple[str, ...]:
     if isinstance(values, str) or not values or not all(isinstance(v, str) and v.strip() for v in values):
-        raise ValueError(f"{name} must be a non-empty list of non-empty strings, got {values!r}")
+        raise ParameterError(f"{name} must be a non-empty list of non-empty strings, got {values!r}")
     return tuple(values)
 
 

@@ -24,6 +24,7 @@ from airflow_sigma.members import (
     build_member_activity,
 )
 from airflow_sigma.operators.exports import run_data_interval
+from airflow_sigma.operators.failures import fail_fast
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -101,6 +102,7 @@ class SigmaBuildMemberActivityOperator(BaseOperator):
             logins,
         )
 
+    @fail_fast
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_sigma.usage import last_full_day
         from airflow_sigma.warehouse import Warehouse

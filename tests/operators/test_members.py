@@ -11,6 +11,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from airflow_sigma.audit import AuditJob, LoginSettings
+from airflow_sigma.exceptions import ParameterError
 from airflow_sigma.loading import load_exports
 from airflow_sigma.operators import SigmaBuildMemberActivityOperator
 from airflow_sigma.warehouse import MEMBER_ACTIVITY, Warehouse
@@ -44,7 +45,7 @@ def log_text(logs: list[dict[str, Any]]) -> str:
     ],
 )
 def test_bad_parameters_fail_when_the_dag_is_parsed(kwargs: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ParameterError, match=message):
         SigmaBuildMemberActivityOperator(task_id="activity", **kwargs)
 
 
@@ -81,3 +82,11 @@ def test_execute_as_of_the_last_full_day_with_the_audit_jobs_login_settings(
     templated.render_template_fields({"ds": "2024-05-01"})
     assert templated.execute(CONTEXT)["as_of"] == "2024-05-01"
     assert {row[0] for row in warehouse.read_table(MEMBER_ACTIVITY)} == {date(2024, 5, 1), date(2024, 5, 2)}
+
+
+def test_a_bad_as_of_fails_without_retries(sqlite_conn_id: str) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    op = SigmaBuildMemberActivityOperator(task_id="activity", warehouse_conn_id=sqlite_conn_id, as_of="soon")
+    with pytest.raises(AirflowFailException, match=r"as_of must be a date or 'YYYY-MM-DD'.*not retried"):
+        op.execute(CONTEXT)
