@@ -15,7 +15,8 @@ def step(message: str) -> None:
 
 
 def print_report(warehouse: Path) -> None:
-    """Most viewed workbooks, discovered-but-unused workbooks, daily logins, and what the runs read.
+    """Most viewed workbooks, discovered-but-unused workbooks, daily logins, unused seats, and what the
+    runs read.
 
     :param warehouse: the SQLite warehouse file the sample DAGs wrote.
     """
@@ -51,6 +52,8 @@ def print_report(warehouse: Path) -> None:
         ).fetchall()
         print_table(("day", "successful", "failed", "users"), rows)
 
+        print_unused_seats(db)
+
         step("Export files read (sigma_export_files): every row is accepted, filtered out or bad")
         rows = db.execute(
             "SELECT job, count(*), sum(rows_read), sum(rows_accepted), sum(rows_filtered), "
@@ -59,6 +62,34 @@ def print_report(warehouse: Path) -> None:
         print_table(("job", "files", "rows read", "accepted", "filtered out", "bad"), rows)
     finally:
         db.close()
+
+
+def print_unused_seats(db: sqlite3.Connection) -> None:
+    """Paid seats (members neither archived nor inactive) nobody uses, from ``sigma_member_activity``.
+
+    :param db: the demo's warehouse.
+    """
+    (as_of,) = db.execute("SELECT max(as_of) FROM sigma_member_activity").fetchone()
+    (since,) = db.execute(
+        "SELECT min(day) FROM sigma_daily_logins WHERE successful_logins + failed_logins > 0"
+    ).fetchone()
+    seats = (
+        "FROM sigma_member_activity WHERE as_of = ? AND in_catalog AND NOT is_archived AND NOT is_inactive"
+    )
+    total, active, unused, silent = db.execute(
+        f"SELECT count(*), sum(logins_30d > 0), sum(seat_unused IS 1), sum(last_login_at IS NULL) {seats}",
+        (as_of,),
+    ).fetchone()
+    step(f"Unused seats (sigma_member_activity as of {as_of}; logins stored since {since})")
+    print(f"    {total} seats: {active} signed in within 30 days, {unused} unused (no sign-in in 60 days),")
+    print(f"    {silent} never signed in since {since} (unknown until the history covers 60 days)")
+    rows = db.execute(
+        f"SELECT email, member_type, last_login_at, impressions_90d, seat_unused {seats} "
+        f"AND (seat_unused OR last_login_at IS NULL) ORDER BY email LIMIT {TOP}",
+        (as_of,),
+    ).fetchall()
+    shown = [(*row[:4], {1: "unused", 0: "in use"}.get(row[4], "unknown yet")) for row in rows]
+    print_table(("member", "type", "last sign-in", "views (90 d)", "seat"), shown)
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
