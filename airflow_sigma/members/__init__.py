@@ -10,6 +10,7 @@ from __future__ import annotations
 from airflow_sigma.members.activity import (
     DEFAULT_UNUSED_AFTER_DAYS,
     DEFAULT_VIEW_EVENT_NAMES,
+    DEFAULT_VIEW_EVENT_STATUSES,
     DEFAULT_VIEW_EVENT_TYPES,
     MemberActivitySettings,
     build_member_activity,
@@ -18,6 +19,7 @@ from airflow_sigma.members.activity import (
 __all__ = [
     "DEFAULT_UNUSED_AFTER_DAYS",
     "DEFAULT_VIEW_EVENT_NAMES",
+    "DEFAULT_VIEW_EVENT_STATUSES",
     "DEFAULT_VIEW_EVENT_TYPES",
     "MemberActivitySettings",
     "build_member_activity",

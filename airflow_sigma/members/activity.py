@@ -12,11 +12,12 @@ old date gives the same rows). Windows of N days end on ``as_of`` inclusive, by 
   event and gets NULL activity).
 - **Successful login:** the audit job's own rule
   (:meth:`airflow_sigma.audit.LoginSettings.successful_login_sql`).
-- **View (impression):** an event whose category is one of ``view_event_types`` and whose name
-  matches ``view_event_names`` (default: the impressions job's :data:`~airflow_sigma.events.columns.
-  DEFAULT_IMPRESSION_FILTER`, ``OBJECT_INTERACTION`` events whose name mentions viewing or opening),
-  compared ignoring case, spaces, underscores and hyphens, ``*`` a wildcard, a trailing ``S`` on the
-  category tolerated. Each event counts once.
+- **View (impression):** an event whose category is one of ``view_event_types``, whose name matches
+  ``view_event_names`` and whose status matches ``view_event_statuses`` (an event without a status
+  counts too). The defaults are the impressions job's
+  :data:`~airflow_sigma.events.columns.DEFAULT_IMPRESSION_FILTER`: successful ``OBJECT_INTERACTION``
+  events whose name mentions viewing or opening. Compared ignoring case, spaces, underscores and
+  hyphens, ``*`` a wildcard, a trailing ``S`` on the category tolerated. Each event counts once.
 - **NULL, not 0:** when no login event of any status is stored on or before ``as_of`` (logins not
   exported, or the login settings do not recognise them), ``last_login_at``, ``logins_Nd`` and
   ``seat_unused`` are NULL on every row; likewise ``last_impression_at`` and ``impressions_Nd`` when
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 DEFAULT_UNUSED_AFTER_DAYS = 60
 DEFAULT_VIEW_EVENT_TYPES: tuple[str, ...] = DEFAULT_IMPRESSION_FILTER["event_type"]
 DEFAULT_VIEW_EVENT_NAMES: tuple[str, ...] = DEFAULT_IMPRESSION_FILTER["event_name"]
+DEFAULT_VIEW_EVENT_STATUSES: tuple[str, ...] = DEFAULT_IMPRESSION_FILTER["event_status"]
 
 _USERS = [
     Column(name, kind, name)  # type: ignore[arg-type]
@@ -106,17 +108,22 @@ class MemberActivitySettings:
     :param view_event_types: categories of view events.
     :param view_event_names: names of view events (``*`` a wildcard).
     :param logins: what counts as a (successful) login: the audit job's settings.
+    :param view_event_statuses: statuses of views that count (``*`` a wildcard); an event without a
+        status counts too. None: any status.
     """
 
     unused_after_days: int = DEFAULT_UNUSED_AFTER_DAYS
     view_event_types: Sequence[str] = DEFAULT_VIEW_EVENT_TYPES
     view_event_names: Sequence[str] = DEFAULT_VIEW_EVENT_NAMES
     logins: LoginSettings = field(default_factory=LoginSettings)
+    view_event_statuses: Sequence[str] | None = DEFAULT_VIEW_EVENT_STATUSES
 
     def __post_init__(self) -> None:
         check_positive_int("unused_after_days", self.unused_after_days)
-        object.__setattr__(self, "view_event_types", _strings("view_event_types", self.view_event_types))
-        object.__setattr__(self, "view_event_names", _strings("view_event_names", self.view_event_names))
+        for name in ("view_event_types", "view_event_names", "view_event_statuses"):
+            values = getattr(self, name)
+            if values is not None or name != "view_event_statuses":
+                object.__setattr__(self, name, _strings(name, values))
 
     def view_sql(self, placeholder: str) -> tuple[str, list[str]]:
         """SQL condition on ``sigma_audit_events`` columns: the event is a workbook or element view;
@@ -126,7 +133,11 @@ class MemberActivitySettings:
         """
         types, type_params = _loose_match("event_type", self.view_event_types, placeholder, category=True)
         names, name_params = _loose_match("event_name", self.view_event_names, placeholder)
-        return f"{types} AND {names}", type_params + name_params
+        if self.view_event_statuses is None:
+            return f"{types} AND {names}", type_params + name_params
+        statuses, status_params = _loose_match("event_status", self.view_event_statuses, placeholder)
+        condition = f"{types} AND {names} AND (event_status IS NULL OR {statuses})"
+        return condition, type_params + name_params + status_params
 
 
 def build_member_activity(

@@ -19,6 +19,7 @@ from airflow_sigma.loading.settings import as_date
 from airflow_sigma.members import (
     DEFAULT_UNUSED_AFTER_DAYS,
     DEFAULT_VIEW_EVENT_NAMES,
+    DEFAULT_VIEW_EVENT_STATUSES,
     DEFAULT_VIEW_EVENT_TYPES,
     MemberActivitySettings,
     build_member_activity,
@@ -48,10 +49,12 @@ class SigmaBuildMemberActivityOperator(BaseOperator):
     :param table_prefix: put before the table names (default ``sigma_``).
     :param as_of: the date to compute (``YYYY-MM-DD`` or a date; templated); None for the default.
     :param unused_after_days: a seat is unused without a successful login in this many days.
-    :param view_event_types: categories of view events; None for the impressions job's default
-        (``OBJECT_INTERACTION``).
-    :param view_event_names: names of view events (``*`` a wildcard); None for the impressions job's
-        default (``*view*``, ``*open*``).
+    :param view_event_types: categories of view events (default: the impressions job's,
+        ``OBJECT_INTERACTION``).
+    :param view_event_names: names of view events, ``*`` a wildcard (default: the impressions job's,
+        ``*view*`` and ``*open*``).
+    :param view_event_statuses: statuses of views that count, ``*`` a wildcard; an event without a
+        status counts too (default: the impressions job's, ``succe*``); ``[]`` for any status.
     :param login_event_types: event categories of logins (as for the audit-history operator).
     :param login_event_names: event names of logins.
     :param success_statuses: ``event_status`` values of successful logins.
@@ -69,8 +72,9 @@ class SigmaBuildMemberActivityOperator(BaseOperator):
         table_prefix: str = "sigma_",
         as_of: date | str | None = None,
         unused_after_days: int = DEFAULT_UNUSED_AFTER_DAYS,
-        view_event_types: Sequence[str] | None = None,
-        view_event_names: Sequence[str] | None = None,
+        view_event_types: Sequence[str] = DEFAULT_VIEW_EVENT_TYPES,
+        view_event_names: Sequence[str] = DEFAULT_VIEW_EVENT_NAMES,
+        view_event_statuses: Sequence[str] = DEFAULT_VIEW_EVENT_STATUSES,
         login_event_types: Sequence[str] = DEFAULT_LOGIN_EVENT_TYPES,
         login_event_names: Sequence[str] = DEFAULT_LOGIN_EVENT_NAMES,
         success_statuses: Sequence[str] = DEFAULT_SUCCESS_STATUSES,
@@ -83,8 +87,9 @@ class SigmaBuildMemberActivityOperator(BaseOperator):
         self.table_prefix = table_prefix
         self.as_of = as_of
         self.unused_after_days = unused_after_days
-        self.view_event_types = None if view_event_types is None else list(view_event_types)
-        self.view_event_names = None if view_event_names is None else list(view_event_names)
+        self.view_event_types = view_event_types
+        self.view_event_names = view_event_names
+        self.view_event_statuses = view_event_statuses
         self.login_event_types = list(login_event_types)
         self.login_event_names = list(login_event_names)
         self.success_statuses = list(success_statuses)
@@ -95,11 +100,14 @@ class SigmaBuildMemberActivityOperator(BaseOperator):
         logins = LoginSettings(
             self.login_event_types, self.login_event_names, self.success_statuses, self.failure_statuses
         )
+        statuses = self.view_event_statuses
+        any_status = not isinstance(statuses, str) and len(statuses) == 0
         return MemberActivitySettings(
             self.unused_after_days,
-            DEFAULT_VIEW_EVENT_TYPES if self.view_event_types is None else self.view_event_types,
-            DEFAULT_VIEW_EVENT_NAMES if self.view_event_names is None else self.view_event_names,
+            self.view_event_types,
+            self.view_event_names,
             logins,
+            None if any_status else statuses,
         )
 
     @fail_fast

@@ -95,7 +95,8 @@ class GroundTruth:
     impressions: Counter[tuple[date, str, str, str]] = field(default_factory=Counter)
     # day -> [successful, failed, distinct users with a successful login]
     logins: dict[date, list[int]] = field(default_factory=dict)
-    # with ExportSpec.record_activity: (time, user_email as written, "view" | "login" | "failed_login")
+    # with ExportSpec.record_activity: (time, user_email as written, kind), kind one of "view", "login",
+    # "failed_login", "failed_view"
     activity: list[tuple[datetime, str, str]] = field(default_factory=list)
     events: int = 0
     failed_views: int = 0
@@ -210,12 +211,10 @@ def _failed_views(spec: ExportSpec, wb_ids: list[str], start: datetime, truth: G
     for n in range(int(spec.events_per_day * spec.days * spec.failed_view_share)):
         at = start + timedelta(microseconds=rng.randrange(spec.days * 86_400_000_000))
         kind = FAILED_VIEW_EVENTS[n % len(FAILED_VIEW_EVENTS)]
-        out.append(
-            _Event(
-                at,
-                _row(spec, f"fv-{spec.seed}-{n:09d}", at, kind, rng.choice(spec.users), rng.choice(wb_ids)),
-            )
-        )
+        user = rng.choice(spec.users)
+        out.append(_Event(at, _row(spec, f"fv-{spec.seed}-{n:09d}", at, kind, user, rng.choice(wb_ids))))
+        if spec.record_activity:
+            truth.activity.append((at, user, "failed_view"))
     truth.failed_views = len(out)
     return out
 

@@ -37,7 +37,12 @@ Activity = list[tuple[datetime, str, str]]
 
 
 def specs() -> list[ExportSpec]:
-    common: dict[str, Any] = {"workbooks": WORKBOOKS, "start": START, "record_activity": True}
+    common: dict[str, Any] = {
+        "workbooks": WORKBOOKS,
+        "start": START,
+        "record_activity": True,
+        "failed_view_share": 0.1,  # denied views are not views
+    }
     return [
         ExportSpec(users=ACTIVE, days=DAYS, events_per_day=15, files=10, window_hours=24 * 11, **common),
         ExportSpec(
@@ -181,7 +186,7 @@ def test_without_logins_login_figures_are_null_not_zero(
     as_of = START + timedelta(days=99)
     with caplog.at_level(logging.WARNING):
         summary = build_member_activity(warehouse, as_of)
-    views_only = [event for event in activity if event[2] == "view"]
+    views_only = [event for event in activity if event[2] in ("view", "failed_view")]
     rows = activity_rows(warehouse, as_of)
     assert rows == expected(views_only, as_of, MEMBERS)
     logins = columns(rows, "last_login_at", "logins_30d", "logins_90d", "seat_unused")
@@ -283,20 +288,34 @@ def test_bad_settings_are_refused(kwargs: dict[str, Any], message: str) -> None:
         MemberActivitySettings(**kwargs)
 
 
-def test_view_names_match_loosely_with_wildcards(warehouse: Warehouse) -> None:
-    settings = MemberActivitySettings(view_event_names=["Open Workbook", "*view*"])
+@pytest.mark.parametrize(
+    ("statuses", "seen"),
+    [
+        (("succe*",), ["VIEW_ELEMENT", "open-workbook"]),
+        (None, ["VIEW_ELEMENT", "open-workbook", "view_failed"]),
+    ],
+)
+def test_views_match_loosely_with_wildcards(
+    warehouse: Warehouse, statuses: tuple[str, ...] | None, seen: list[str]
+) -> None:
+    settings = MemberActivitySettings(
+        view_event_names=["Open Workbook", "*view*"], view_event_statuses=statuses
+    )
     rows = [
-        ("OBJECT_INTERACTIONS", "open-workbook"),  # plural category, other punctuation
-        ("object interaction", "VIEW_ELEMENT"),
-        ("OBJECT_INTERACTION", "open element"),  # not an exact name, and no wildcard matches
-        ("ACCESS_SIGMA", "view_workbook"),
+        ("OBJECT_INTERACTIONS", "open-workbook", "Succeeded"),  # plural category, other punctuation
+        ("object interaction", "VIEW_ELEMENT", None),  # no status: counts
+        ("OBJECT_INTERACTION", "open element", "SUCCESS"),  # not an exact name, and no wildcard matches
+        ("OBJECT_INTERACTION", "view_failed", "PERMISSION_DENIED"),
+        ("ACCESS_SIGMA", "view_workbook", "SUCCESS"),
     ]
     with warehouse.transaction() as tx:
-        placeholders = ", ".join(f"({tx.placeholder}, {tx.placeholder})" for _ in rows)
-        tx.execute("CREATE TEMPORARY TABLE sigma_test_events (event_type TEXT, event_name TEXT)")
+        placeholders = ", ".join(f"({tx.placeholder}, {tx.placeholder}, {tx.placeholder})" for _ in rows)
+        tx.execute(
+            "CREATE TEMPORARY TABLE sigma_test_events (event_type TEXT, event_name TEXT, event_status TEXT)"
+        )
         tx.execute(f"INSERT INTO sigma_test_events VALUES {placeholders}", [v for row in rows for v in row])
         sql, params = settings.view_sql(tx.placeholder)
         matched = tx.query(
             f"SELECT event_name FROM sigma_test_events WHERE {sql} ORDER BY event_name", params
         )
-    assert [row[0] for row in matched] == ["VIEW_ELEMENT", "open-workbook"]
+    assert sorted(row[0] for row in matched) == seen

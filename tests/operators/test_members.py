@@ -41,6 +41,7 @@ def log_text(logs: list[dict[str, Any]]) -> str:
     [
         ({"unused_after_days": 0}, "unused_after_days must be a whole number >= 1"),
         ({"view_event_names": "Workbook Opened"}, "view_event_names must be a non-empty list"),
+        ({"view_event_statuses": "SUCCESS"}, "view_event_statuses must be a non-empty list"),
         ({"success_statuses": ["OK"], "failure_statuses": ["ok"]}, "share"),
     ],
 )
