@@ -16,6 +16,9 @@ Definitions (all windows are N UTC days ending on ``as_of`` inclusive):
   not kept. ``days_since_last_impression`` counts whole days from that day to ``as_of``.
 - ``used``: impressions (a workbook's own plus its elements') in the ``used_window_days`` ending on
   ``as_of`` >= ``used_min_impressions``; never-viewed content is not used.
+- ``owner_active``: the workbook's owner (``owner_id``) in the ``sigma_members`` rows of the same
+  snapshot: false when archived or inactive, true when neither, NULL when unknown; an element row
+  has its workbook's.
 
 **Cost.** A run reads the daily table only over its longest window (60 days, or ``used_window_days``
 when longer), whatever the history. Last impressions before that window come from
@@ -43,6 +46,7 @@ from airflow_sigma.loading.sql import index_temp_table
 from airflow_sigma.storage.window import as_utc
 from airflow_sigma.warehouse import (
     IMPRESSIONS_DAILY,
+    MEMBERS,
     USAGE,
     WORKBOOK_ELEMENTS,
     WORKBOOKS,
@@ -90,7 +94,7 @@ _RESOURCE_AGG = _columns(
     "workbook_url_id:t element_id:t i7:i i14:i i30:i i60:i iused:i u14:i u30:i last_day:d"
 )
 _WORKBOOK_AGG = _columns("workbook_url_id:t el30:i iused:i i60:i u14:i u30:i last_day:d")
-_CATALOG_WORKBOOKS = _columns("workbook_url_id:t workbook_id:t name:t path:t owner_email:t")
+_CATALOG_WORKBOOKS = _columns("workbook_url_id:t workbook_id:t name:t path:t owner_email:t owner_active:i")
 _CATALOG_ELEMENTS = _columns("workbook_url_id:t element_id:t workbook_id:t name:t")
 
 
@@ -129,7 +133,7 @@ def build_usage_summary(
     logger = logger or log
     with warehouse.transaction() as tx:
         tx.lock(USAGE)
-        tx.ensure_tables(WORKBOOKS, WORKBOOK_ELEMENTS, IMPRESSIONS_DAILY, USAGE, LAST_SEEN)
+        tx.ensure_tables(WORKBOOKS, WORKBOOK_ELEMENTS, MEMBERS, IMPRESSIONS_DAILY, USAGE, LAST_SEEN)
         snapshot = tx.query(
             f"SELECT MAX(snapshot_date) FROM {tx.table_name(WORKBOOKS)} "
             f"WHERE snapshot_date <= {tx.placeholder}",
@@ -251,10 +255,15 @@ class _UsageQueries:
             return 0
         workbooks, elements = tx.table_name(WORKBOOKS), tx.table_name(WORKBOOK_ELEMENTS)
         has_url = "workbook_url_id IS NOT NULL AND workbook_url_id <> ''"
+        left = "m.is_archived OR m.is_inactive"
+        owner_active = f"CASE WHEN {left} THEN 0 WHEN NOT ({left}) THEN 1 END"  # NULL when unknown
         tx.execute(
-            f"INSERT INTO {self.catalog_workbooks.name} SELECT workbook_url_id, MIN(workbook_id), MIN(name), "
-            f"MIN(path), MIN(owner_email) FROM {workbooks} WHERE snapshot_date = {p} AND {has_url} "
-            f"GROUP BY workbook_url_id",
+            f"INSERT INTO {self.catalog_workbooks.name} SELECT w.workbook_url_id, MIN(w.workbook_id), "
+            f"MIN(w.name), MIN(w.path), MIN(w.owner_email), MIN({owner_active}) FROM {workbooks} w "
+            f"LEFT JOIN {tx.table_name(MEMBERS)} m ON m.snapshot_date = w.snapshot_date "
+            f"AND m.member_id = w.owner_id WHERE w.snapshot_date = {p} "
+            f"AND w.workbook_url_id IS NOT NULL AND w.workbook_url_id <> '' "
+            f"GROUP BY w.workbook_url_id",
             [snapshot],
         )
         index_temp_table(tx, self.catalog_workbooks, ["workbook_url_id"])
@@ -332,24 +341,26 @@ class _UsageQueries:
         workbook_counts = f"{counts}, COALESCE(w.el30, 0), COALESCE(w.u14, 0), COALESCE(w.u30, 0)"
         element_counts = f"{counts}, COALESCE(r.i30, 0), COALESCE(r.u14, 0), COALESCE(r.u30, 0)"
         own_row = "r.workbook_url_id = {0}.workbook_url_id AND r.element_id = ''"
+        owner_active = ", CASE WHEN c.owner_active = 1 THEN TRUE WHEN c.owner_active = 0 THEN FALSE END"
         statements = [
             f"SELECT {as_of}, 'workbook', c.workbook_id, c.workbook_url_id, '', c.name, c.path, "
-            f"c.owner_email, TRUE, {workbook_counts}, {tail(latest('w.last_day', 'o.last_day'), 'w')} "
-            f"FROM {cw} c LEFT JOIN {res} r ON {own_row.format('c')} "
+            f"c.owner_email, TRUE, {workbook_counts}, {tail(latest('w.last_day', 'o.last_day'), 'w')}"
+            f"{owner_active} FROM {cw} c LEFT JOIN {res} r ON {own_row.format('c')} "
             f"LEFT JOIN {wbs} w ON w.workbook_url_id = c.workbook_url_id "
             f"LEFT JOIN {self.older_workbooks.name} o ON o.workbook_url_id = c.workbook_url_id",
             f"SELECT {as_of}, 'workbook', NULL, w.workbook_url_id, '', NULL, NULL, NULL, FALSE, "
-            f"{workbook_counts}, {tail('w.last_day', 'w')} FROM {wbs} w LEFT JOIN {res} r "
+            f"{workbook_counts}, {tail('w.last_day', 'w')}, NULL FROM {wbs} w LEFT JOIN {res} r "
             f"ON {own_row.format('w')} WHERE w.i60 > 0 "
             f"AND NOT EXISTS (SELECT 1 FROM {cw} c WHERE c.workbook_url_id = w.workbook_url_id)",
             f"SELECT {as_of}, 'element', e.workbook_id, e.workbook_url_id, e.element_id, e.name, c.path, "
-            f"c.owner_email, TRUE, {element_counts}, {tail(latest('r.last_day', 'o.last_day'), 'r')} "
-            f"FROM {ce} e LEFT JOIN {cw} c ON c.workbook_url_id = e.workbook_url_id LEFT JOIN {res} r "
+            f"c.owner_email, TRUE, {element_counts}, {tail(latest('r.last_day', 'o.last_day'), 'r')}"
+            f"{owner_active} FROM {ce} e LEFT JOIN {cw} c ON c.workbook_url_id = e.workbook_url_id "
+            f"LEFT JOIN {res} r "
             f"ON r.workbook_url_id = e.workbook_url_id AND r.element_id = e.element_id "
             f"LEFT JOIN {self.older} o "
             f"ON o.workbook_url_id = e.workbook_url_id AND o.element_id = e.element_id",
             f"SELECT {as_of}, 'element', c.workbook_id, r.workbook_url_id, r.element_id, NULL, c.path, "
-            f"c.owner_email, FALSE, {element_counts}, {tail('r.last_day', 'r')} FROM {res} r "
+            f"c.owner_email, FALSE, {element_counts}, {tail('r.last_day', 'r')}{owner_active} FROM {res} r "
             f"LEFT JOIN {cw} c ON c.workbook_url_id = r.workbook_url_id "
             f"WHERE r.element_id <> '' AND r.i60 > 0 "
             f"AND NOT EXISTS (SELECT 1 FROM {ce} e WHERE e.workbook_url_id = r.workbook_url_id "

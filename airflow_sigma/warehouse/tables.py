@@ -489,6 +489,13 @@ USAGE = Table(
             "days_since_last_impression", "integer", "Days from the last impression to as_of; NULL if none."
         ),
         Column("used", "boolean", "True when the resource meets the configured 'used' threshold."),
+        Column(
+            "owner_active",
+            "boolean",
+            "False when the workbook's owner is archived or inactive in the catalog snapshot (content whose "
+            "owner left); True when neither; NULL when unknown (no owner, owner not among the members, "
+            "flags missing, or not discovered).",
+        ),
     ),
 )
 
