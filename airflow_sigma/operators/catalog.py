@@ -171,7 +171,7 @@ class SigmaDiscoverWorkbooksOperator(BaseOperator):
         )
         warehouse = Warehouse.from_conn_id(
             self.warehouse_conn_id, schema=self.schema or None, table_prefix=self.table_prefix
-        )
+        ).checked()  # before any Sigma call
         hook_params = dict(self.sigma_hook_params)
         pool_size = max(int(hook_params.pop("pool_size", 0)), options.max_concurrency)
         hook = SigmaHook(self.sigma_conn_id, pool_size=pool_size, **hook_params)

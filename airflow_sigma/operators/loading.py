@@ -77,6 +77,9 @@ class _ExportLoadingOperator(BaseOperator):
         from airflow_sigma.storage.window import as_utc
         from airflow_sigma.warehouse import Warehouse
 
+        warehouse = Warehouse.from_conn_id(
+            self.warehouse_conn_id, schema=self.schema, table_prefix=self.table_prefix
+        ).checked()  # before any file is listed or read
         start, end = run_data_interval(context)
         files = resolve_run_files(
             self.files,
@@ -88,9 +91,6 @@ class _ExportLoadingOperator(BaseOperator):
             gcp_conn_id=self.gcp_conn_id,
             patterns=self.pattern,
             logger=self.log,
-        )
-        warehouse = Warehouse.from_conn_id(
-            self.warehouse_conn_id, schema=self.schema, table_prefix=self.table_prefix
         )
         job = job_for(as_utc(end))
         self.log.info("Loading %s events from %d file(s) into %r.", job.name, len(files), warehouse)

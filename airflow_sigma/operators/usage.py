@@ -200,7 +200,7 @@ class SigmaBuildUsageSummaryOperator(BaseOperator):
         as_of = as_date("as_of", self.as_of) if self.as_of else last_full_day(run_data_interval(context)[1])
         warehouse = Warehouse.from_conn_id(
             self.warehouse_conn_id, schema=self.schema, table_prefix=self.table_prefix
-        )
+        ).checked()
         self.log.info("Building the usage summary as of %s in %r.", as_of, warehouse)
         settings = UsageSettings(self.used_window_days, self.used_min_impressions)
         summary = build_usage_summary(

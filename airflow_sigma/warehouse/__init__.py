@@ -32,7 +32,12 @@ from airflow_sigma.warehouse.tables import (
     Column,
     Table,
 )
-from airflow_sigma.warehouse.values import BadRowError, WarehouseError
+from airflow_sigma.warehouse.values import (
+    BadRowError,
+    WarehouseConnectionError,
+    WarehouseError,
+    WarehouseUnavailableError,
+)
 
 __all__ = [
     "ALL_TABLES",
@@ -58,6 +63,8 @@ __all__ = [
     "TempTable",
     "Transaction",
     "Warehouse",
+    "WarehouseConnectionError",
     "WarehouseError",
+    "WarehouseUnavailableError",
     "dialect_for",
 ]

@@ -11,6 +11,7 @@ an engine means adding one module with a subclass and registering its conn types
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -25,6 +26,21 @@ from airflow_sigma.warehouse.values import (
     to_timestamp,
     unchanged,
 )
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """How to reach a warehouse given by an Airflow connection.
+
+    :param connect: returns a new DB-API connection each call.
+    :param description: names it in messages: the connection id, and the file for SQLite.
+    :param local_dirs: directories on this machine the database writes to (for a disk-full message).
+    """
+
+    connect: Callable[[], Any]
+    description: str
+    local_dirs: tuple[str, ...] = ()
+
 
 # Words some of our dialects reserve; identifiers among them (or not plain lower-case) get quoted.
 _RESERVED_WORDS = (
@@ -244,6 +260,19 @@ class Dialect:
 
         :param write: False for transactions that only read (SQLite then takes no write lock).
         """
+
+    def endpoint(self, conn_id: str, connection: Any, hook: Any) -> Endpoint:
+        """Check the Airflow ``connection`` and say how to connect (default: the hook's ``get_conn``).
+
+        :param conn_id: the connection id, for messages.
+        :param connection: the Airflow connection.
+        :param hook: its common-sql hook.
+        :raises WarehouseConnectionError: the connection cannot work.
+        """
+        return Endpoint(hook.get_conn, f"warehouse connection {conn_id!r}")
+
+    def check_writable(self, cursor: Any) -> None:
+        """Fail now if the database refuses writes (inside a transaction that is then rolled back)."""
 
     def bulk_insert(
         self,

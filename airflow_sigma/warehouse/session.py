@@ -23,9 +23,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_sigma.warehouse.connection import airflow_connection, explained_errors, sql_hook
 from airflow_sigma.warehouse.dialects import Dialect, dialect_for
 from airflow_sigma.warehouse.tables import Column, Table
-from airflow_sigma.warehouse.values import CANONICAL, BadRowError, WarehouseError, from_db
+from airflow_sigma.warehouse.values import (
+    CANONICAL,
+    BadRowError,
+    WarehouseConnectionError,
+    WarehouseError,
+    from_db,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +69,8 @@ class Warehouse:
     :param dialect: the SQL dialect of that connection (see :func:`dialect_for`).
     :param schema: schema (dataset) of the tables; None uses the connection's default.
     :param table_prefix: put before every table's base name (``"sigma_"`` gives ``sigma_workbooks``).
+    :param description: names the warehouse in error messages (connection id, file).
+    :param local_dirs: directories on this machine the database writes to, named when the disk is full.
     """
 
     def __init__(
@@ -71,11 +80,15 @@ class Warehouse:
         *,
         schema: str | None = None,
         table_prefix: str = "sigma_",
+        description: str = "the warehouse",
+        local_dirs: Sequence[str] = (),
     ) -> None:
         self.connect = connect
         self.dialect = dialect
         self.schema = schema or None
         self.table_prefix = table_prefix
+        self.description = description
+        self.local_dirs = tuple(local_dirs)
         if self.schema:
             dialect.qualify(self.schema, "x")  # refuse impossible schemas (SQLite) up front
 
@@ -103,15 +116,23 @@ class Warehouse:
         """
         from airflow.providers.common.sql.hooks.sql import DbApiHook
 
-        connection = DbApiHook.get_connection(conn_id)
-        hook = connection.get_hook(hook_params=hook_params)
+        connection = airflow_connection(conn_id)
+        hook = sql_hook(conn_id, connection, hook_params)
         if not isinstance(hook, DbApiHook):
-            raise WarehouseError(
+            raise WarehouseConnectionError(
                 f"Connection {conn_id!r} has type {connection.conn_type!r}, whose hook "
                 f"{type(hook).__name__} is not a SQL (common-sql DbApiHook) hook; use a database connection"
             )
         chosen = dialect or dialect_for(connection.conn_type or "", placeholder=hook.placeholder)
-        return cls.from_hook(hook, schema=schema, table_prefix=table_prefix, dialect=chosen)
+        endpoint = chosen.endpoint(conn_id, connection, hook)
+        return cls(
+            endpoint.connect,
+            chosen,
+            schema=schema,
+            table_prefix=table_prefix,
+            description=endpoint.description,
+            local_dirs=endpoint.local_dirs,
+        )
 
     @classmethod
     def from_hook(
@@ -140,12 +161,30 @@ class Warehouse:
         """The table's name for SQL: schema-qualified and quoted as needed."""
         return self.dialect.qualify(self.schema, self.unqualified_name(table))
 
+    def checked(self) -> Warehouse:
+        """Connect, and check that the database takes writes, before any expensive work; returns self.
+
+        :raises WarehouseConnectionError: the warehouse cannot be reached or refuses writes.
+        """
+        with self.transaction() as tx:
+            tx.query("SELECT 1")
+            self.dialect.check_writable(tx.cursor)
+        return self
+
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Transaction]:
         """One connection and one transaction: commit when the block ends, roll back when it raises.
 
+        A database error that needs the user's action (a read-only database, a full disk) is raised
+        as a :class:`WarehouseError` naming the connection, the path and what to do.
+
         :param write: False when the block only reads (on SQLite it then does not take the write lock).
         """
+        with explained_errors(self), self._transaction(write) as tx:
+            yield tx
+
+    @contextmanager
+    def _transaction(self, write: bool) -> Iterator[Transaction]:
         connection = self.connect()
         try:
             self.dialect.begin(connection, write)

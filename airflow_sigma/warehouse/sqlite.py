@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from collections.abc import Sequence
 from datetime import date, datetime
+from functools import partial
 from typing import Any
+from urllib.parse import quote, urlencode
 
-from airflow_sigma.warehouse.generic import Dialect, map_values, on_conflict_sql
+from airflow_sigma.warehouse.generic import Dialect, Endpoint, map_values, on_conflict_sql
 from airflow_sigma.warehouse.tables import Column
 from airflow_sigma.warehouse.values import (
     Codec,
+    WarehouseConnectionError,
     boolean_integer,
     codec,
     date_text,
@@ -67,11 +71,32 @@ class SqliteDialect(Dialect):
         self.sort_threads = min(3, _usable_cpus() - 1) if sort_threads is None else sort_threads
 
     def qualify(self, schema: str | None, name: str) -> str:
-        if schema not in (None, "", "main", "temp"):
+        if schema is not None and schema.lower() in ("temp", "temporary"):
+            raise WarehouseConnectionError(
+                f"schema={schema!r} on SQLite is the connection's temporary schema: its tables vanish when "
+                "the task's connection closes, so nothing would be kept. Leave schema empty (the tables go "
+                "in the database file) and use table_prefix to tell tables apart."
+            )
+        if schema not in (None, "", "main"):
             raise ValueError(
                 f"SQLite has no schemas: schema={schema!r} is not possible (use table_prefix, or no schema)"
             )
         return super().qualify(schema, name)
+
+    def endpoint(self, conn_id: str, connection: Any, hook: Any) -> Endpoint:
+        path = database_path(conn_id, connection.host or "", connection.schema or "")
+        query = urlencode({k: v for k, v in connection.extra_dejson.items() if isinstance(v, str | int)})
+        uri = f"file:{quote(path)}{'?' + query if query else ''}"
+        return Endpoint(
+            partial(sqlite3.connect, uri, uri=True),
+            f"warehouse connection {conn_id!r} (SQLite file {path})",
+            (os.path.dirname(path),),
+        )
+
+    def check_writable(self, cursor: Any) -> None:
+        cursor.execute("PRAGMA user_version")
+        (version,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA user_version = {int(version)}")  # a write that changes nothing
 
     def ensure_schema(self, cursor: Any, schema: str) -> None:
         self.qualify(schema, "x")
@@ -180,6 +205,55 @@ class SqliteDialect(Dialect):
             f"INSERT INTO {target} AS tgt ({names}) SELECT {names} FROM {source} AS src WHERE true "
             f"ON CONFLICT ({', '.join(q(k) for k in key)}) DO UPDATE SET {sets} WHERE ({old}) IS NOT ({new})"
         ]
+
+
+ACCEPTED_FORMS = (
+    'a connection whose host is the absolute path of the database file ({"conn_type": "sqlite", "host": '
+    '"/abs/path/warehouse.db"}), or the URI sqlite:///abs/path/warehouse.db or sqlite:////abs/path/warehouse.db'
+)
+
+
+def database_path(conn_id: str, host: str, schema: str) -> str:
+    """The absolute path of a SQLite connection's database file, checked to be usable for writing.
+
+    The path is the host; or, in the URI forms (no host), the path part: ``sqlite:////abs/warehouse.db``
+    (which Airflow's own SQLite hook cannot open) and ``sqlite:///abs/warehouse.db`` both name
+    ``/abs/warehouse.db``.
+
+    :param conn_id: the connection id, for messages.
+    :param host: the connection's host field.
+    :param schema: the connection's schema field (the URI's path).
+    :raises WarehouseConnectionError: no file, an in-memory or relative path, or a directory that is
+        missing or not writable.
+    """
+    where = f"SQLite warehouse connection {conn_id!r}"
+    text = host.strip() or ("/" + schema.strip().lstrip("/") if schema.strip() else "")
+    if not text or text in (":memory:", "/:memory:") or "mode=memory" in text:
+        raise WarehouseConnectionError(
+            f"{where} names no database file, so the tables would live in memory and be lost when the task "
+            f"ends. Give it {ACCEPTED_FORMS}."
+        )
+    if not os.path.isabs(text):
+        raise WarehouseConnectionError(
+            f"{where} names the relative path {text!r}, which depends on the worker's working directory. "
+            f"Give it {ACCEPTED_FORMS}."
+        )
+    path = os.path.normpath(text)
+    directory = os.path.dirname(path)
+    if os.path.isdir(path):
+        raise WarehouseConnectionError(f"{where} names {path}, which is a directory: name the database file.")
+    if not os.path.isdir(directory):
+        raise WarehouseConnectionError(
+            f"{where}: the directory of its database file {path} does not exist; create it, or correct "
+            "the path."
+        )
+    if not os.access(directory, os.W_OK | os.X_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise WarehouseConnectionError(
+            f"{where}: {path} (or its directory) is not writable by the user running the task; SQLite "
+            "writes the file and its journal there. Change the permissions or point the connection at a "
+            "writable path."
+        )
+    return path
 
 
 def _usable_cpus() -> int:

@@ -20,7 +20,7 @@ from datetime import date, datetime, timezone
 from itertools import islice
 from typing import Any
 
-from airflow_sigma.exceptions import BadInputError, SigmaProviderError
+from airflow_sigma.exceptions import BadInputError, ConfigurationError, SigmaProviderError, TransientError
 
 UTC = timezone.utc
 Converter = Callable[[Any], Any]
@@ -34,6 +34,19 @@ class WarehouseError(SigmaProviderError):
     @property
     def retryable(self) -> bool:
         return False
+
+
+class WarehouseConnectionError(WarehouseError, ConfigurationError):
+    """The warehouse connection cannot work as configured: its Airflow provider is missing, a SQLite
+    connection names no file or a temporary schema, or the database refuses writes."""
+
+
+class WarehouseUnavailableError(WarehouseError, TransientError):
+    """The warehouse cannot take the writes now (no space left); a later run may succeed."""
+
+    @property
+    def retryable(self) -> bool:
+        return True
 
 
 class BadRowError(WarehouseError, BadInputError, ValueError):
