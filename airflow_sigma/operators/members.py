@@ -118,6 +118,6 @@ class SigmaBuildMemberActivityOperator(BaseOperator):
         as_of = as_date("as_of", self.as_of) if self.as_of else last_full_day(run_data_interval(context)[1])
         warehouse = Warehouse.from_conn_id(
             self.warehouse_conn_id, schema=self.schema, table_prefix=self.table_prefix
-        )
+        ).checked()
         self.log.info("Building member activity as of %s in %r.", as_of, warehouse)
         return build_member_activity(warehouse, as_of, self._settings(), logger=self.log)
