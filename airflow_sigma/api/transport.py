@@ -287,19 +287,25 @@ def _shut(sock: socket.socket) -> None:
 
 
 class _Watchdog:
-    """One daemon thread expiring attempts at their deadlines (a heap; finished attempts are skipped)."""
+    """One daemon thread expiring attempts at their deadlines (a heap; finished attempts are skipped).
+
+    A forked child starts afresh (new lock, no inherited attempts): the parent's thread does not exist
+    there, and its lock may have been held at the moment of the fork.
+    """
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int, _Attempt]] = []
         self._order = itertools.count()
-        self._pid: int | None = None
+        self._started = False
 
     def watch(self, attempt: _Attempt) -> None:
         with self._cond:
-            if self._pid != os.getpid():  # first use, or a forked process that has no watchdog thread
-                self._pid = os.getpid()
-                self._heap.clear()
+            if not self._started:
+                self._started = True
                 threading.Thread(target=self._run, name="sigma-attempt-deadlines", daemon=True).start()
             heapq.heappush(self._heap, (attempt.deadline, next(self._order), attempt))
             self._cond.notify()
@@ -322,6 +328,7 @@ class _Watchdog:
 
 
 _WATCHDOG = _Watchdog()
+os.register_at_fork(after_in_child=_WATCHDOG._reset)
 _current = threading.local()
 
 
