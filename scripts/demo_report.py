@@ -45,6 +45,8 @@ def print_report(warehouse: Path) -> None:
         ).fetchall()
         print_table(("workbook", "path", "owner"), rows)
 
+        print_unused_sources(db, as_of)
+
         step("Daily logins (sigma_daily_logins)")
         rows = db.execute(
             "SELECT day, successful_logins, failed_logins, users_logged_in FROM sigma_daily_logins "
@@ -90,6 +92,44 @@ def print_unused_seats(db: sqlite3.Connection) -> None:
     ).fetchall()
     shown = [(*row[:4], {1: "unused", 0: "in use"}.get(row[4], "unknown yet")) for row in rows]
     print_table(("member", "type", "last sign-in", "views (90 d)", "seat"), shown)
+
+
+def print_unused_sources(db: sqlite3.Connection, as_of: str) -> None:
+    """Data models and warehouse tables whose every workbook is unused (sigma_workbook_sources).
+
+    :param db: the demo warehouse.
+    :param as_of: the usage date.
+    """
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not {"sigma_workbook_sources", "sigma_data_models"} <= tables:
+        return
+    (snapshot,) = db.execute(
+        "SELECT max(snapshot_date) FROM sigma_workbook_sources WHERE snapshot_date <= ?", (as_of,)
+    ).fetchone()
+    feeds = (
+        "SELECT s.source_id, count(*) AS workbooks FROM sigma_workbook_sources s "
+        "JOIN sigma_usage u ON u.as_of = ? AND u.resource_type = 'workbook' "
+        "AND u.workbook_id = s.workbook_id "
+        "WHERE s.snapshot_date = ? AND s.source_type = ? GROUP BY s.source_id HAVING max(u.used) = 0"
+    )
+    rows = db.execute(
+        f"SELECT m.name, m.path, f.workbooks, m.owner_email FROM ({feeds}) f "
+        "JOIN sigma_data_models m ON m.snapshot_date = ? AND m.data_model_id = f.source_id "
+        f"ORDER BY f.workbooks DESC, m.name LIMIT {TOP}",
+        (as_of, snapshot, "data-model", snapshot),
+    ).fetchall()
+    step(f"Data models that feed only unused workbooks (first {TOP}; sigma_usage, sigma_workbook_sources)")
+    print_table(("data model", "path", "workbooks", "owner"), rows)
+    names = "NULL"
+    if "sigma_element_lineage" in tables:
+        names = "(SELECT max(node_name) FROM sigma_element_lineage l WHERE l.node_id = f.source_id)"
+    rows = db.execute(
+        f"SELECT f.source_id, {names}, f.workbooks FROM ({feeds}) f ORDER BY f.workbooks DESC, f.source_id "
+        f"LIMIT {TOP}",
+        (as_of, snapshot, "table"),
+    ).fetchall()
+    step(f"Warehouse tables that feed only unused workbooks (first {TOP}; names from element lineage)")
+    print_table(("table inode id", "name", "workbooks"), rows)
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

@@ -19,6 +19,11 @@ Definitions (all windows are N UTC days ending on ``as_of`` inclusive):
 - ``owner_active``: the workbook's owner (``owner_id``) in the ``sigma_members`` rows of the same
   snapshot: false when archived or inactive, true when neither, NULL when unknown; an element row
   has its workbook's.
+- data models (``resource_type = 'data_model'``, one row per data model of the snapshot; its url id in
+  ``workbook_url_id``, its id in ``workbook_id``): the usage of the catalogued workbooks that use it
+  (``sigma_workbook_sources``): impressions and ``element_impressions_30d`` summed over those workbooks'
+  rows, distinct users over all their impressions, the latest ``last_impression_at``, and ``used``
+  when at least one of them is used. A data model no workbook uses is not used.
 
 **Cost.** A run reads the daily table only over its longest window (60 days, or ``used_window_days``
 when longer), whatever the history. Last impressions before that window come from
@@ -56,6 +61,7 @@ from airflow_sigma.warehouse import (
     Warehouse,
 )
 from airflow_sigma.warehouse.retention import DEFAULT_KEEP_USAGE_DATES, check_keep, keep_newest
+from airflow_sigma.warehouse.tables import DATA_MODELS, WORKBOOK_SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +102,14 @@ _RESOURCE_AGG = _columns(
 _WORKBOOK_AGG = _columns("workbook_url_id:t el30:i iused:i i60:i u14:i u30:i last_day:d")
 _CATALOG_WORKBOOKS = _columns("workbook_url_id:t workbook_id:t name:t path:t owner_email:t owner_active:i")
 _CATALOG_ELEMENTS = _columns("workbook_url_id:t element_id:t workbook_id:t name:t")
+_MODEL_WORKBOOKS = _columns("data_model_id:t workbook_url_id:t")
+_MODEL_USERS = _columns("data_model_id:t u14:i u30:i")
+_DATA_MODEL_COLUMNS = (
+    "as_of", "resource_type", "workbook_id", "workbook_url_id", "element_id", "name", "path", "owner_email",
+    "discovered", "impressions_7d", "impressions_14d", "impressions_30d", "impressions_60d",
+    "element_impressions_30d", "unique_users_14d", "unique_users_30d", "last_impression_at",
+    "days_since_last_impression", "used",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -133,7 +147,16 @@ def build_usage_summary(
     logger = logger or log
     with warehouse.transaction() as tx:
         tx.lock(USAGE)
-        tx.ensure_tables(WORKBOOKS, WORKBOOK_ELEMENTS, MEMBERS, IMPRESSIONS_DAILY, USAGE, LAST_SEEN)
+        tx.ensure_tables(
+            WORKBOOKS,
+            WORKBOOK_ELEMENTS,
+            MEMBERS,
+            IMPRESSIONS_DAILY,
+            USAGE,
+            LAST_SEEN,
+            DATA_MODELS,
+            WORKBOOK_SOURCES,
+        )
         snapshot = tx.query(
             f"SELECT MAX(snapshot_date) FROM {tx.table_name(WORKBOOKS)} "
             f"WHERE snapshot_date <= {tx.placeholder}",
@@ -150,6 +173,7 @@ def build_usage_summary(
         skipped = query.stage(snapshot)
         tx.delete(USAGE, {"as_of": as_of})
         query.insert_rows()
+        query.insert_data_model_rows(snapshot)
         counts = tx.query(
             f"SELECT resource_type, discovered, used, COUNT(*) FROM {tx.table_name(USAGE)} "
             f"WHERE as_of = {tx.placeholder} GROUP BY resource_type, discovered, used",
@@ -169,7 +193,7 @@ def build_usage_summary(
         "snapshot_date": snapshot.isoformat() if snapshot else None,
         "catalog_rows_without_url_id": skipped,
     }
-    for kind in ("workbook", "element"):
+    for kind in ("workbook", "element", "data_model"):
         rows = [c for c in counts if c[0] == kind]
         summary[f"{kind}s"] = sum(c[3] for c in rows)
         summary[f"{kind}s_used"] = sum(c[3] for c in rows if c[2])
@@ -368,3 +392,54 @@ class _UsageQueries:
         ]
         for select in statements:
             tx.execute(target + select, [self.as_of, self.as_of, minimum])
+
+    def insert_data_model_rows(self, snapshot: date | None) -> None:
+        """Insert one row per data model of ``snapshot``, from the workbook rows already inserted."""
+        if snapshot is None:
+            return
+        tx, p = self.tx, self.p
+        models, sources = tx.table_name(DATA_MODELS), tx.table_name(WORKBOOK_SOURCES)
+        workbooks, daily, usage = (
+            tx.table_name(WORKBOOKS),
+            tx.table_name(IMPRESSIONS_DAILY),
+            tx.table_name(USAGE),
+        )
+        links = tx.create_temp_table("sigma_usage_model_workbooks", _MODEL_WORKBOOKS)
+        tx.execute(
+            f"INSERT INTO {links.name} SELECT DISTINCT s.source_id, w.workbook_url_id FROM {sources} s "
+            f"JOIN {workbooks} w ON w.snapshot_date = s.snapshot_date AND w.workbook_id = s.workbook_id "
+            f"WHERE s.snapshot_date = {p} AND s.source_type = 'data-model' "
+            f"AND w.workbook_url_id IS NOT NULL AND w.workbook_url_id <> ''",
+            [snapshot],
+        )
+        users = tx.create_temp_table("sigma_usage_model_users", _MODEL_USERS)
+        distinct = ", ".join(
+            f"COUNT(DISTINCT CASE WHEN d.day >= {p} THEN d.user_email END)" for _ in range(2)
+        )
+        tx.execute(
+            f"INSERT INTO {users.name} SELECT l.data_model_id, {distinct} FROM {links.name} l "
+            f"JOIN {daily} d ON d.workbook_url_id = l.workbook_url_id WHERE d.day >= {p} AND d.day <= {p} "
+            f"GROUP BY l.data_model_id",
+            [self._start(14), self._start(30), self._start(30), self.as_of],
+        )
+        sums = ", ".join(
+            f"COALESCE(SUM(u.{name}), 0)"
+            for name in ("impressions_7d", "impressions_14d", "impressions_30d", "impressions_60d",
+                         "element_impressions_30d")
+        )  # fmt: skip
+        tx.execute(
+            f"INSERT INTO {usage} ({', '.join(_DATA_MODEL_COLUMNS)}) "
+            f"SELECT {tx.dialect.from_text(p, 'date')}, 'data_model', m.data_model_id, "
+            f"COALESCE(m.data_model_url_id, m.data_model_id), '', m.name, m.path, m.owner_email, TRUE, "
+            f"{sums}, "
+            f"COALESCE(MAX(a.u14), 0), COALESCE(MAX(a.u30), 0), MAX(u.last_impression_at), "
+            f"MIN(u.days_since_last_impression), "
+            f"CASE WHEN MAX(CASE WHEN u.used THEN 1 ELSE 0 END) = 1 THEN TRUE ELSE FALSE END "
+            f"FROM {models} m LEFT JOIN {links.name} l ON l.data_model_id = m.data_model_id "
+            f"LEFT JOIN {usage} u ON u.as_of = {p} AND u.resource_type = 'workbook' "
+            f"AND u.workbook_url_id = l.workbook_url_id "
+            f"LEFT JOIN {users.name} a ON a.data_model_id = m.data_model_id "
+            f"WHERE m.snapshot_date = {p} "
+            f"GROUP BY m.data_model_id, m.data_model_url_id, m.name, m.path, m.owner_email",
+            [self.as_of, self.as_of, snapshot],
+        )

@@ -452,7 +452,13 @@ USAGE = Table(
     key=("as_of", "resource_type", "workbook_url_id", "element_id"),
     columns=(
         Column("as_of", "date", "Date (UTC) the usage figures are computed for.", False),
-        Column("resource_type", "text", "'workbook' or 'element'.", False),
+        Column(
+            "resource_type",
+            "text",
+            "'workbook', 'element' or 'data_model' (usage of the workbooks using it, through "
+            "sigma_workbook_sources).",
+            False,
+        ),
         Column(
             "workbook_id", "text", "Workbook id (UUID); NULL for workbooks never discovered by the catalog."
         ),

@@ -455,6 +455,7 @@ def test_usage_windows_on_their_edges(warehouse: Warehouse) -> None:
         "as_of": "2024-05-31", "snapshot_date": "2024-05-30", "catalog_rows_without_url_id": 1,
         "workbooks": 4, "workbooks_used": 2, "workbooks_undiscovered": 1,
         "elements": 5, "elements_used": 3, "elements_undiscovered": 2,
+        "data_models": 0, "data_models_used": 0, "data_models_undiscovered": 0,
     }  # fmt: skip
 
 
