@@ -78,8 +78,8 @@ class SigmaDiscoverWorkbooksOperator(BaseOperator):
         the task fails.
     :param schema: schema (dataset) of the tables; None for the connection's default.
     :param table_prefix: put before the table names (default ``sigma_``).
-    :param keep_snapshots: how many snapshot dates to keep in the three tables (the newest; older ones
-        are deleted by each run, in its transaction); None keeps every snapshot.
+    :param keep_snapshots: how many snapshot dates to keep in the catalog tables a run writes (the
+        newest; older ones are deleted by each run, in its transaction); None keeps every snapshot.
     :param sigma_hook_params: extra ``SigmaHook`` keyword arguments (``timeout``, ``max_retries``,
         ``client_kwargs`` for backoff settings); ``pool_size`` is raised to ``max_concurrency``.
     """
