@@ -81,15 +81,15 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run_child(module: str, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+def run_child(
+    module: str, *args: str, env: dict[str, str] | None = None, timeout: float = CHILD_TIMEOUT_SECONDS
+) -> dict[str, Any]:
     """Run ``python -m module args`` and return the JSON object it prints on its last stdout line.
 
     Each measured side runs in a process of its own, so their peak memory and garbage do not mix.
     """
     command = [sys.executable, "-m", module, *args]
-    done = subprocess.run(
-        command, capture_output=True, text=True, env=env, timeout=CHILD_TIMEOUT_SECONDS, check=False
-    )
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout, check=False)
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         raise RuntimeError(
