@@ -19,7 +19,7 @@ $(STAMP): requirements/lock.txt pyproject.toml
 
 # Re-resolve the pinned environment after changing dependencies in pyproject.toml.
 lock: venv
-	$(BIN)/uv pip compile -q pyproject.toml --extra amazon --extra google --extra postgres --group dev \
+	$(BIN)/uv pip compile -q pyproject.toml --extra amazon --extra google --extra postgres --extra snowflake --group dev \
 		--python-version 3.11 -o requirements/lock.txt
 
 postgres:

@@ -27,5 +27,6 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.cloud",
     "tests.fixtures.exports",
+    "tests.fixtures.snowflake",
     "tests.fixtures.dags",
 ]

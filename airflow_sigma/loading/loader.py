@@ -28,11 +28,12 @@ from airflow_sigma.events.stats import (
     check_bad_row_fraction,
 )
 from airflow_sigma.loading.files import rank_files
-from airflow_sigma.loading.merge import MergeCounts, StagedMerge, file_order, scratch_for
+from airflow_sigma.loading.merge import MergeCounts, StagedMerge, scratch_for
 from airflow_sigma.loading.records import (
     FileResult,
     add_displaced_duplicates,
     ensure_export_files,
+    export_files_table,
     record_export_files,
 )
 from airflow_sigma.loading.settings import TaskLog
@@ -238,10 +239,11 @@ def load_exports(
     # The scratch directory goes after the connection that attached the staging database in it.
     with scratch_for(warehouse.dialect) as scratch, warehouse.transaction() as tx:
         tx.lock(job.target)
-        ensure_export_files(tx)
         tx.ensure_tables(*job.tables)
-        order, order_table = file_order(tx, job.name, ranked)
-        with StagedMerge(tx, job.name, job.target, columns, order, order_table, scratch) as merger:
+        records = export_files_table(tx, job.name)  # every table and temp table before the first write
+        with StagedMerge(tx, job.name, job.target, columns, scratch) as merger:
+            ensure_export_files(tx)  # DDL, then its migration's UPDATEs (the first write, if any)
+            merger.number_files(ranked)
             for rank, export in enumerate(ranked, start=1):
                 budget = _budget(max_bad_row_fraction, [r.stats for r in results], ranked[rank:])
                 stats = _stage_file(
@@ -259,7 +261,7 @@ def load_exports(
         for result in results:
             result.duplicates = result.stats.rows_accepted - merged.kept.get(result.export["uri"], 0)
         details = job.finish(tx, sorted(days | set(merged.former_days)))
-        record_export_files(tx, job.name, results, run_at)
+        record_export_files(tx, job.name, results, run_at, records)
         add_displaced_duplicates(tx, job.name, merged.displaced, {r.export["uri"] for r in results})
     return LoadResult(job.name, results, merged.events, sorted(days), fraction, details)
 

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from airflow_sigma.loading.files import file_recency
 from airflow_sigma.loading.scratch import ScratchDatabase, scratch_directory
-from airflow_sigma.loading.staging import append_arrays, constant_column
+from airflow_sigma.loading.staging import constant_column
 from airflow_sigma.storage import ExportFile
 from airflow_sigma.warehouse import EXPORT_FILES, Column, Dialect, Table, TempTable, Transaction
 
@@ -55,11 +55,14 @@ class MergeCounts:
     displaced: dict[str, int] = field(default_factory=dict)
 
 
-def file_order(tx: Transaction, job: str, files: Sequence[ExportFile]) -> tuple[dict[str, int], TempTable]:
+def file_order(
+    tx: Transaction, job: str, files: Sequence[ExportFile], table: TempTable | None = None
+) -> tuple[dict[str, int], TempTable]:
     """Number the run's files and the job's recorded files by ``(last_modified, uri)``, from 1.
 
     A file without a last-modified time (given as a plain URI) comes before every listed one.
 
+    :param table: an empty temp table from :func:`file_order_table` to fill (created when None).
     :return: URI -> order for the run's files, and a temp table (uri, file_rank) of all of them.
     """
     newest: dict[str, datetime | None] = {}
@@ -80,8 +83,14 @@ def file_order(tx: Transaction, job: str, files: Sequence[ExportFile]) -> tuple[
         return (stamp is not None, stamp or datetime.min.replace(tzinfo=timezone.utc), uri)
 
     order = {uri: position for position, uri in enumerate(sorted(newest, key=recency), start=1)}
-    table = tx.create_temp_table(f"sigma_file_order_{job}", _FILE_ORDER_COLUMNS, list(order.items()))
+    table = table or file_order_table(tx, job)
+    tx.insert_rows(table, list(order.items()))
     return {export["uri"]: order[export["uri"]] for export in files}, table
+
+
+def file_order_table(tx: Transaction, job: str) -> TempTable:
+    """The empty temp table :func:`file_order` fills."""
+    return tx.create_temp_table(f"sigma_file_order_{job}", _FILE_ORDER_COLUMNS)
 
 
 def scratch_for(dialect: Dialect) -> AbstractContextManager[Path | None]:
@@ -94,13 +103,15 @@ class StagedMerge:
     """Stage a run's batches, then merge them (see the module docs). A context manager: leaving it
     closes the scratch database (SQLite), merged or not.
 
+    Every temp table the merge uses is created here, before anything is written, so that engines on
+    which DDL commits the open transaction (Snowflake) run the whole write as one transaction. Then
+    :meth:`number_files`, :meth:`write` for each batch, and :meth:`merge`.
+
     :param tx: the run's transaction.
     :param job: the job's name (names the temp tables).
     :param target: an event table keyed by ``event_key`` with a ``source_uri`` column.
     :param columns: the staged columns: the target's other columns in order, dates, timestamps and
         JSON as text.
-    :param order: URI -> file order of the run's files (from :func:`file_order`).
-    :param order_table: the temp table from :func:`file_order`.
     :param scratch_dir: the directory from :func:`scratch_for`, required on SQLite.
     """
 
@@ -110,18 +121,18 @@ class StagedMerge:
         job: str,
         target: Table,
         columns: Sequence[Column],
-        order: Mapping[str, int],
-        order_table: TempTable,
         scratch_dir: Path | None = None,
     ) -> None:
         if columns[0].name != "event_key" or tuple(target.key) != ("event_key",):
             raise ValueError(f"{target.base_name}: expected a table keyed by event_key, staged first")
         self.tx, self.job, self.target, self.columns = tx, job, target, list(columns)
-        self.order, self.order_table = order, order_table
+        self.order: Mapping[str, int] = {}
+        self.order_table = file_order_table(tx, job)
         staged = (*columns, FILE_RANK)
         self.scratch: ScratchDatabase | None = None
         if not tx.dialect.stages_in_scratch:
             self.staging = tx.create_temp_table(f"sigma_stage_{job}", staged)
+            self.best = tx.create_temp_table(f"sigma_best_{job}", staged)
             return
         if scratch_dir is None:
             raise ValueError("StagedMerge on SQLite needs a scratch_dir for its staging database")
@@ -156,12 +167,17 @@ class StagedMerge:
         if self.scratch is not None:
             self.scratch.close()
 
+    def number_files(self, files: Sequence[ExportFile]) -> Mapping[str, int]:
+        """Order the run's files among the job's (see :func:`file_order`); returns URI -> order."""
+        self.order, _ = file_order(self.tx, self.job, files, self.order_table)
+        return self.order
+
     def write(self, export: ExportFile, arrays: Sequence[pa.Array]) -> None:
         """Stage one batch of ``export`` (arrays in the order of the staged columns)."""
         size = len(arrays[0])
         ranks = constant_column(self.order[export["uri"]], size)
         if self.scratch is None:
-            append_arrays(self.tx, self.staging, [*arrays, ranks])
+            self.tx.append_arrays(self.staging, [*arrays, ranks])
         else:
             batch = pa.RecordBatch.from_arrays([*arrays, ranks], names=list(self.staging.column_names))
             self.scratch.executemany(self._upsert, batch)
@@ -228,7 +244,7 @@ class StagedMerge:
         tx, q = self.tx, self.tx.dialect.quote
         names = [c.name for c in self.staging.columns]
         order = ", ".join(f"{q(n)} DESC NULLS LAST" for n in ["file_rank", *names[1:-1]])
-        best = tx.create_temp_table(f"sigma_best_{self.job}", self.staging.columns)
+        best = self.best
         tx.execute(
             tx.dialect.keep_newest_sql(
                 best.name, self.staging.name, [q(n) for n in names], q("event_key"), order

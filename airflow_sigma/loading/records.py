@@ -9,7 +9,7 @@ from typing import Any
 
 from airflow_sigma.events.stats import FileStats
 from airflow_sigma.storage import ExportFile
-from airflow_sigma.warehouse import EXPORT_FILES, Transaction
+from airflow_sigma.warehouse import EXPORT_FILES, TempTable, Transaction
 
 
 @dataclass
@@ -66,9 +66,24 @@ def ensure_export_files(tx: Transaction) -> None:
         )
 
 
-def record_export_files(tx: Transaction, job: str, results: Sequence[FileResult], run_at: datetime) -> None:
+def export_files_table(tx: Transaction, job: str) -> TempTable:
+    """The empty temp table :func:`record_export_files` stages the files' rows in (created before
+    the run writes anything)."""
+    return tx.create_temp_table(f"sigma_export_files_{job}", EXPORT_FILES)
+
+
+def record_export_files(
+    tx: Transaction,
+    job: str,
+    results: Sequence[FileResult],
+    run_at: datetime,
+    staging: TempTable | None = None,
+) -> None:
     """Upsert the files' rows. ``processed_at`` keeps the earliest run time that read a file version,
-    so re-running runs in any order leaves the same value."""
+    so re-running runs in any order leaves the same value.
+
+    :param staging: the table from :func:`export_files_table` (created here when None).
+    """
     if not results:
         return
     uris = sorted({result.export["uri"] for result in results})
@@ -78,7 +93,8 @@ def record_export_files(tx: Transaction, job: str, results: Sequence[FileResult]
         if values["processed_at"] is not None:
             first_seen[(values["uri"], values["etag"])] = values["processed_at"]
     rows = [_row(job, result, run_at, first_seen) for result in results]
-    staged = tx.create_temp_table(f"sigma_export_files_{job}", EXPORT_FILES, rows)
+    staged = staging or export_files_table(tx, job)
+    tx.insert_rows(staged, rows)
     tx.upsert(EXPORT_FILES, staged)
 
 

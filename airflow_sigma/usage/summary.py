@@ -238,7 +238,14 @@ class _UsageQueries:
         tx, p = self.tx, self.p
         daily = tx.table_name(IMPRESSIONS_DAILY)
         window = f"day >= {p} AND day <= {p}"
+        # Every temp table before the first write (DDL commits the transaction on Snowflake).
         self.resources = tx.create_temp_table("sigma_usage_resources", _RESOURCE_AGG)
+        self.workbooks = tx.create_temp_table("sigma_usage_workbooks", _WORKBOOK_AGG)
+        self.older_workbooks = tx.create_temp_table("sigma_usage_older_workbooks", _WORKBOOK_LAST_DAYS)
+        self.catalog_workbooks = tx.create_temp_table("sigma_usage_catalog_workbooks", _CATALOG_WORKBOOKS)
+        self.catalog_elements = tx.create_temp_table("sigma_usage_catalog_elements", _CATALOG_ELEMENTS)
+        self.older_days = tx.create_temp_table("sigma_usage_older", _LAST_DAYS)
+        self.seen_days = tx.create_temp_table("sigma_usage_seen", _LAST_DAYS)
         sums = ", ".join(f"SUM(CASE WHEN day >= {p} THEN impressions ELSE 0 END)" for _ in range(5))
         users = ", ".join(f"COUNT(DISTINCT CASE WHEN day >= {p} THEN user_email END)" for _ in range(2))
         starts = [self._start(n) for n in WINDOWS]
@@ -250,7 +257,6 @@ class _UsageQueries:
             [*starts, used_start, starts[1], starts[2], self.first, self.as_of],
         )
         index_temp_table(tx, self.resources, ["workbook_url_id", "element_id"])
-        self.workbooks = tx.create_temp_table("sigma_usage_workbooks", _WORKBOOK_AGG)
         tx.execute(
             f"INSERT INTO {self.workbooks.name} SELECT workbook_url_id, "
             f"SUM(CASE WHEN element_id <> '' AND day >= {p} THEN impressions ELSE 0 END), "
@@ -267,14 +273,11 @@ class _UsageQueries:
         )
         index_temp_table(tx, self.workbooks, ["workbook_url_id"])
         self.older = self._last_days_before_window()
-        self.older_workbooks = tx.create_temp_table("sigma_usage_older_workbooks", _WORKBOOK_LAST_DAYS)
         tx.execute(
             f"INSERT INTO {self.older_workbooks.name} SELECT workbook_url_id, MAX(last_day) "
             f"FROM {self.older} WHERE workbook_url_id <> '' GROUP BY workbook_url_id"
         )
         index_temp_table(tx, self.older_workbooks, ["workbook_url_id"])
-        self.catalog_workbooks = tx.create_temp_table("sigma_usage_catalog_workbooks", _CATALOG_WORKBOOKS)
-        self.catalog_elements = tx.create_temp_table("sigma_usage_catalog_elements", _CATALOG_ELEMENTS)
         if snapshot is None:
             return 0
         workbooks, elements = tx.table_name(WORKBOOKS), tx.table_name(WORKBOOK_ELEMENTS)
@@ -324,7 +327,7 @@ class _UsageQueries:
         )
         grouped = " GROUP BY workbook_url_id, element_id"
         if through is not None and through > self.as_of:
-            older = tx.create_temp_table("sigma_usage_older", _LAST_DAYS)
+            older = self.older_days
             tx.execute(f"INSERT INTO {older.name} {last_days}day <= {p}{grouped}", [before])
             index_temp_table(tx, older, ["workbook_url_id", "element_id"])
             return older.name
@@ -332,7 +335,7 @@ class _UsageQueries:
             return state
         if through is None:
             tx.execute(f"DELETE FROM {state}")
-        added = tx.create_temp_table("sigma_usage_seen", _LAST_DAYS)
+        added = self.seen_days
         since = "" if through is None else f"day > {p} AND "
         tx.execute(
             f"INSERT INTO {added.name} {last_days}{since}day <= {p}{grouped}",

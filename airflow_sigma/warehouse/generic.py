@@ -255,6 +255,13 @@ class Dialect:
         the warehouse serialises writers on its own (SQLite) or offers no such lock."""
         return None
 
+    #: Whether a DDL statement commits the open transaction (Snowflake): then every table and staging
+    #: table is created before the first write, and the transaction begins at that write.
+    ddl_commits = False
+
+    def begin_writes(self, cursor: Any) -> None:
+        """Called before the first write of a transaction (after its DDL); nothing by default."""
+
     def begin(self, connection: Any, write: bool = True) -> None:
         """Prepare a fresh connection so that everything up to commit is one transaction.
 
@@ -352,6 +359,17 @@ class Dialect:
             f"GROUP BY {listed}"
         )
 
+    def upsert_statements(
+        self,
+        target: str,
+        source: str,
+        columns: Sequence[str],
+        key: Sequence[str],
+        update_columns: Sequence[str],
+    ) -> list[str]:
+        """The statements of :meth:`upsert_sql` (one, unless the engine upserts in several)."""
+        return [self.upsert_sql(target, source, columns, key, update_columns)]
+
     def upsert_changed_sql(
         self,
         target: str,
@@ -363,7 +381,7 @@ class Dialect:
         """Statements that do what :meth:`upsert_sql` does, except that a row whose values are all
         unchanged is not rewritten where the engine can tell (re-reading an export then costs no
         writes). The caller keeps other writers out of ``target`` until the transaction ends."""
-        return [self.upsert_sql(target, source, columns, key, update_columns)]
+        return self.upsert_statements(target, source, columns, key, update_columns)
 
     def keep_newest_sql(self, target: str, source: str, columns: Sequence[str], key: str, order: str) -> str:
         """Insert into ``target`` the row of ``source`` that sorts first by ``order`` per ``key``.

@@ -225,6 +225,26 @@ class Transaction:
         self.warehouse = warehouse
         self.dialect = warehouse.dialect
         self.cursor = cursor
+        self.writing = False
+
+    def begin_writes(self) -> None:
+        """Mark the start of the writes (done by every writing method): from here on only DML.
+
+        On engines that commit at every DDL statement (Snowflake) the transaction begins here, so every
+        table and staging table must be created before; :meth:`check_ddl` refuses DDL after it.
+        """
+        if not self.writing:
+            self.writing = True
+            self.dialect.begin_writes(self.cursor)
+
+    def check_ddl(self, what: str) -> None:
+        """Refuse DDL (``what`` names it) once writes began on an engine where DDL commits."""
+        if self.writing and self.dialect.ddl_commits:
+            raise WarehouseError(
+                f"{what} after the first write: on {self.dialect.name} DDL commits the open transaction, "
+                "so a failure after it would leave tables half-written; create every table and staging "
+                "table before writing"
+            )
 
     @property
     def placeholder(self) -> str:
@@ -245,6 +265,11 @@ class Transaction:
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> int:
         """Run one statement (in the dialect's paramstyle); returns the driver's rowcount."""
+        verb = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+        if verb in _DDL_VERBS:
+            self.check_ddl(sql.lstrip()[:60])
+        elif verb in _DML_VERBS:
+            self.begin_writes()
         if params is None:
             self.cursor.execute(sql)
         else:
@@ -282,6 +307,7 @@ class Transaction:
 
         Raises :class:`WarehouseError` when an existing table lacks a key or NOT NULL column.
         """
+        self.check_ddl(f"ensure_tables({', '.join(t.base_name for t in tables)})")
         schema = self.warehouse.schema
         if schema:
             self.dialect.ensure_schema(self.cursor, schema)
@@ -316,6 +342,7 @@ class Transaction:
         :param rows: rows in column order, streamed into it with the bulk path.
         """
         spec = tuple(columns.columns if isinstance(columns, Table) else columns)
+        self.check_ddl(f"creating the temp table {name}")
         self.cursor.execute(self.dialect.create_temp_table_sql(name, spec))
         temp = TempTable(self.dialect.temp_table_name(name), spec)
         if rows is not None:
@@ -335,7 +362,18 @@ class Transaction:
         :param rows: sequences of Python values in the order of ``columns``.
         :param columns: column names; all columns of the table when None.
         """
+        self.begin_writes()
         return self.dialect.bulk_insert(self.cursor, self.table_name(table), table.select(columns), rows)
+
+    def append_arrays(self, table: TempTable, arrays: Sequence[Any]) -> int:
+        """Append one batch of Arrow arrays (in the order of the table's columns) by the engine's bulk
+        path; returns the number of rows."""
+        if len(arrays) != len(table.columns):
+            raise ValueError(f"{table.name}: {len(arrays)} arrays for {len(table.columns)} columns")
+        if not len(arrays[0]):
+            return 0
+        self.begin_writes()
+        return self.dialect.append_arrays(self.cursor, table.name, table.columns, arrays)
 
     def delete(self, table: Table | TempTable, where: Mapping[str, Any]) -> int:
         """Delete the rows matching ``where`` (see :meth:`where`); returns the driver's rowcount."""
@@ -379,7 +417,8 @@ class Transaction:
     ) -> int:
         """Insert staging rows into ``target``; rows whose key exists are updated.
 
-        Emits ``INSERT .. ON CONFLICT`` (SQLite, PostgreSQL) or ``MERGE`` (others).
+        Emits ``INSERT .. ON CONFLICT`` (SQLite, PostgreSQL), ``UPDATE`` + ``INSERT`` (Snowflake) or
+        ``MERGE`` (others).
 
         :param target: the table to write.
         :param staging: a temp table from :meth:`create_temp_table`, or the plain name of a table.
@@ -410,8 +449,10 @@ class Transaction:
             source = self.dialect.dedupe_sql(source, specs, key)
         else:
             self._refuse_duplicate_keys(source, key)
-        sql = self.dialect.upsert_sql(self.table_name(target), source, list(columns), key, updates)
-        return self.execute(sql)
+        statements = self.dialect.upsert_statements(
+            self.table_name(target), source, list(columns), key, updates
+        )
+        return sum(self.execute(sql) for sql in statements)
 
     def _refuse_duplicate_keys(self, source: str, key: Sequence[str]) -> None:
         keys = ", ".join(self.dialect.quote(name) for name in key)
@@ -471,6 +512,10 @@ class Transaction:
             clause, params = self.where(table, where)
             sql += f" WHERE {clause}"
         return int(self.query(sql, params)[0][0])
+
+
+_DDL_VERBS = frozenset({"CREATE", "ALTER", "DROP", "TRUNCATE", "COMMENT", "GRANT", "REVOKE"})
+_DML_VERBS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "COPY", "UPSERT", "REPLACE"})
 
 
 def _as_values(value: Any, label: str) -> list[Any]:

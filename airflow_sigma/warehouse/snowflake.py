@@ -45,10 +45,68 @@ class SnowflakeDialect(Dialect):
             [values] * rows
         )
 
+    ddl_commits = True
+
     def begin(self, connection: Any, write: bool = True) -> None:
-        cursor = connection.cursor()
-        cursor.execute("BEGIN")  # the connector autocommits by default
-        cursor.close()
+        """Nothing yet: the connector autocommits, so the DDL that comes first (tables, staging tables)
+        commits on its own, as Snowflake would anyway; the transaction begins at the first write."""
+
+    def begin_writes(self, cursor: Any) -> None:
+        cursor.execute("BEGIN")
+
+    def upsert_statements(
+        self,
+        target: str,
+        source: str,
+        columns: Sequence[str],
+        key: Sequence[str],
+        update_columns: Sequence[str],
+    ) -> list[str]:
+        """``UPDATE .. FROM`` the rows whose key exists, then ``INSERT`` the others: inside the run's
+        transaction the same result as a ``MERGE``. (fakesnow, which runs the Snowflake tests, cannot
+        run ``MERGE`` inside an explicit transaction: it creates a table for it.)"""
+        return self._update_then_insert(target, source, columns, key, update_columns, changed_only=False)
+
+    def upsert_changed_sql(
+        self,
+        target: str,
+        source: str,
+        columns: Sequence[str],
+        key: Sequence[str],
+        update_columns: Sequence[str],
+    ) -> list[str]:
+        """As :meth:`upsert_statements`, updating only rows with a changed value (``IS DISTINCT FROM``):
+        a re-read event is not rewritten (no new micro-partitions for the events already stored)."""
+        return self._update_then_insert(target, source, columns, key, update_columns, changed_only=True)
+
+    def _update_then_insert(
+        self,
+        target: str,
+        source: str,
+        columns: Sequence[str],
+        key: Sequence[str],
+        update_columns: Sequence[str],
+        *,
+        changed_only: bool,
+    ) -> list[str]:
+        q = self.quote
+        same_key = " AND ".join(f"tgt.{q(k)} = src.{q(k)}" for k in key)
+        names = ", ".join(q(c) for c in columns)
+        insert = (
+            f"INSERT INTO {target} ({names}) SELECT {names} FROM {source} AS src "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS tgt WHERE {same_key})"
+        )
+        if not update_columns:
+            return [insert]
+        sets = ", ".join(f"{q(c)} = src.{q(c)}" for c in update_columns)
+        where = same_key
+        if changed_only:
+            where += (
+                " AND ("
+                + " OR ".join(f"tgt.{q(c)} IS DISTINCT FROM src.{q(c)}" for c in update_columns)
+                + ")"
+            )
+        return [f"UPDATE {target} AS tgt SET {sets} FROM {source} AS src WHERE {where}", insert]
 
     # -- SQL the jobs build on ------------------------------------------------------------------------
     def from_text(self, expression: str, column_type: str) -> str:

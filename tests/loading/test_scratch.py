@@ -14,7 +14,7 @@ import pytest
 
 from airflow_sigma.events import TooManyBadRowsError
 from airflow_sigma.loading.loader import staging_columns
-from airflow_sigma.loading.merge import StagedMerge, file_order
+from airflow_sigma.loading.merge import StagedMerge
 from airflow_sigma.loading.scratch import SCRATCH_PREFIX, ScratchDatabase, remove_abandoned, scratch_directory
 from airflow_sigma.storage import ExportFile
 from airflow_sigma.testing.exports import ExportSpec, write_exports
@@ -70,10 +70,9 @@ def test_sqlite_staging_needs_a_scratch_directory(tmp_path: Path) -> None:
     warehouse = Warehouse(lambda: sqlite3.connect(tmp_path / "w.db"), SqliteDialect())
     with warehouse.transaction() as tx:
         tx.ensure_tables(EXPORT_FILES, IMPRESSION_EVENTS)
-        order, order_table = file_order(tx, "impressions", [])
         columns = staging_columns(IMPRESSION_EVENTS)
         with pytest.raises(ValueError, match="needs a scratch_dir"):
-            StagedMerge(tx, "impressions", IMPRESSION_EVENTS, columns, order, order_table)
+            StagedMerge(tx, "impressions", IMPRESSION_EVENTS, columns)
 
 
 def test_only_scratch_directories_no_run_holds_are_removed(tmp_path: Path) -> None:

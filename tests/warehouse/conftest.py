@@ -1,7 +1,8 @@
 """Warehouses on real databases: a SQLite file, or a fresh PostgreSQL database per test.
 
 The ``generic`` backend runs the generic ANSI dialect (information_schema, MERGE, executemany) against
-PostgreSQL, which supports all of it, so the fallback used for other databases is tested for real.
+PostgreSQL, which supports all of it, so the fallback used for other databases is tested for real. The
+``snowflake`` backend runs the Snowflake dialect on fakesnow (see :mod:`tests.fixtures.snowflake`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from airflow_sigma.warehouse import Dialect, PostgresDialect, SqliteDialect, Warehouse
+from tests.fixtures.snowflake import snowflake_warehouse
 
 
 def sqlite_warehouse(path: Path, **options: Any) -> Warehouse:
@@ -32,7 +34,7 @@ def postgres_warehouse(
     return Warehouse(lambda: psycopg.connect(dsn), dialect or PostgresDialect(), **options)
 
 
-@pytest.fixture(params=["sqlite", "postgres", "generic"])
+@pytest.fixture(params=["sqlite", "postgres", "generic", "snowflake"])
 def backend(request: pytest.FixtureRequest) -> str:
     """Which database (and dialect) the test runs on."""
     return str(request.param)
@@ -44,6 +46,9 @@ def make_warehouse(backend: str, request: pytest.FixtureRequest, tmp_path: Path)
     if backend == "sqlite":
         path = tmp_path / "warehouse.db"
         return lambda **options: sqlite_warehouse(path, **options)
+    if backend == "snowflake":
+        connect = request.getfixturevalue("fake_snowflake")
+        return lambda **options: snowflake_warehouse(connect, **options)
     dsn = request.getfixturevalue("postgres_database")
     if backend == "generic":
         return lambda **options: postgres_warehouse(dsn, dialect=Dialect("%s"), **options)

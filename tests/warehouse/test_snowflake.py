@@ -1,0 +1,98 @@
+"""Snowflake transactions that hold, run on fakesnow (see :mod:`tests.fixtures.snowflake`).
+
+Snowflake commits the open transaction at every DDL statement, so a run creates every table and
+staging table first, then begins the transaction at its first write and runs only DML inside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_sigma.storage import ExportFile
+from airflow_sigma.testing.exports import GroundTruth, write_exports
+from airflow_sigma.warehouse import IMPRESSION_EVENTS, Warehouse, WarehouseError
+from tests.fixtures.exports import listed, make_warehouse, tables
+from tests.reliability.jobs import JOB_TABLES, JOBS, load_job
+from tests.reliability.test_crash_recovery import SPEC, assert_correct, expected_tables, runs
+
+
+class InjectedFailure(RuntimeError):
+    pass
+
+
+def failing_at(warehouse: Warehouse, prefix: str, log: list[str]) -> Warehouse:
+    """The same warehouse, whose connections record each statement and fail at the first one starting
+    with ``prefix`` (after running it, as if the connection dropped before the commit)."""
+    connect = warehouse.connect
+
+    def recording_connect() -> Any:
+        connection = connect()
+        make_cursor = connection.cursor
+
+        class Recording:
+            def __init__(self) -> None:
+                self.inner = make_cursor()
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self.inner, name)
+
+            def execute(self, sql: str, *args: Any) -> Any:
+                log.append(sql)
+                result = self.inner.execute(sql, *args)
+                if sql.startswith(prefix):
+                    raise InjectedFailure(f"injected failure after: {sql[:60]}")
+                return result
+
+        connection.cursor = Recording
+        return connection
+
+    return Warehouse(recording_connect, warehouse.dialect, schema=warehouse.schema)
+
+
+@pytest.fixture
+def exports(tmp_path: Path) -> tuple[list[ExportFile], GroundTruth]:
+    truth = write_exports(tmp_path / "exports", SPEC)
+    return listed(tmp_path / "exports"), truth
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_a_failure_mid_merge_leaves_every_table_unchanged(
+    request: pytest.FixtureRequest, tmp_path: Path, job: str, exports: Any
+) -> None:
+    files, truth = exports
+    warehouse = make_warehouse(request, tmp_path, "snowflake")
+    (first, first_date), (second, second_date) = runs(files)
+    load_job(job, warehouse, first, first_date)
+    before = tables(warehouse, JOB_TABLES[job])
+    target = warehouse.table_name(JOB_TABLES[job][0])
+    statements: list[str] = []
+    failing = failing_at(warehouse, f"INSERT INTO {target} ", statements)
+    with pytest.raises(InjectedFailure):
+        load_job(job, failing, second, second_date)
+    assert tables(warehouse, JOB_TABLES[job]) == before
+    # The run had already updated stored events when it failed, inside its one transaction.
+    begin = statements.index("BEGIN")
+    assert any(s.startswith(f"UPDATE {target} ") for s in statements[begin:])
+    assert not [s for s in statements[begin:] if s.split(None, 1)[0].upper() in ("CREATE", "ALTER", "DROP")]
+    load_job(job, warehouse, second, second_date)
+    assert_correct(warehouse, job, expected_tables(request, tmp_path, "snowflake", job, files), truth)
+
+
+def test_ddl_after_the_first_write_is_refused(make_warehouse: Callable[..., Warehouse]) -> None:
+    warehouse = make_warehouse()
+    warehouse.ensure_tables(IMPRESSION_EVENTS)
+    with (
+        pytest.raises(WarehouseError, match="DDL commits the open transaction"),
+        warehouse.transaction() as tx,
+    ):
+        tx.execute(f"DELETE FROM {tx.table_name(IMPRESSION_EVENTS)}")
+        tx.create_temp_table("too_late", IMPRESSION_EVENTS)
+
+
+@pytest.fixture
+def backend() -> str:
+    return "snowflake"
