@@ -61,4 +61,7 @@ def _tables() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:]))
+    from tests.fixtures.snowflake import fakesnow_from_env
+
+    with fakesnow_from_env():  # a Snowflake warehouse served by fakesnow, in this process
+        sys.exit(main(*sys.argv[1:]))

@@ -7,6 +7,7 @@ staging table first, then begins the transaction at its first write and runs onl
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,13 @@ import pytest
 from airflow_sigma.storage import ExportFile
 from airflow_sigma.testing.exports import GroundTruth, write_exports
 from airflow_sigma.warehouse import IMPRESSION_EVENTS, Warehouse, WarehouseError
+from tests.fixtures.dags import SampleDags
 from tests.fixtures.exports import listed, make_warehouse, tables
 from tests.reliability.jobs import JOB_TABLES, JOBS, load_job
 from tests.reliability.test_crash_recovery import SPEC, assert_correct, expected_tables, runs
+
+START = date(2026, 3, 2)
+LAST_DAY = START + timedelta(days=2)
 
 
 class InjectedFailure(RuntimeError):
@@ -91,6 +96,20 @@ def test_ddl_after_the_first_write_is_refused(make_warehouse: Callable[..., Ware
     ):
         tx.execute(f"DELETE FROM {tx.table_name(IMPRESSION_EVENTS)}")
         tx.create_temp_table("too_late", IMPRESSION_EVENTS)
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(600)  # two dag.test() runs of three tasks; 221 s on the shared 2-core machine
+def test_the_usage_sample_dag_on_a_snowflake_connection(sample_dags: SampleDags) -> None:
+    """dag.test() of the sample usage DAG, unchanged, on a Snowflake connection (SnowflakeHook) served by
+    fakesnow: exact against ground truth, and a re-run leaves identical tables."""
+    truth = sample_dags.stage(sample_dags.spec(START, 3), warehouse="snowflake")
+    first, second = sample_dags.run(
+        ("sigma_usage_daily", LAST_DAY), ("sigma_usage_daily", LAST_DAY), snapshot_tables=True
+    )
+    assert first["tables"] == second["tables"]
+    assert first["tables"]["usage"] and first["tables"]["workbooks"]
+    assert sample_dags.impressions_daily() == truth.impressions
 
 
 @pytest.fixture
