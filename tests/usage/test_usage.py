@@ -33,6 +33,7 @@ from tests.fixtures.exports import (
     tables,
     write_export,
 )
+from tests.fixtures.snowflake import watched
 
 UTC = timezone.utc
 
@@ -158,29 +159,12 @@ def _assert_no_rewrites_on_snowflake(
 ) -> None:
     table = warehouse.table_name(IMPRESSION_EVENTS)
     updated: list[int] = []
-    connect = warehouse.connect
 
-    def recording_connect() -> Any:
-        connection = connect()
-        make_cursor = connection.cursor
+    def count_updates(cursor: Any, sql: str) -> None:
+        if sql.startswith(f"UPDATE {table} "):
+            updated.append(int(cursor.rowcount))
 
-        class Recording:
-            def __init__(self) -> None:
-                self.inner = make_cursor()
-
-            def __getattr__(self, name: str) -> Any:
-                return getattr(self.inner, name)
-
-            def execute(self, sql: str, *args: Any) -> Any:
-                result = self.inner.execute(sql, *args)
-                if sql.startswith(f"UPDATE {table} "):
-                    updated.append(int(self.inner.rowcount))
-                return result
-
-        connection.cursor = Recording
-        return connection
-
-    warehouse.connect = recording_connect
+    warehouse.connect = watched(warehouse.connect, count_updates)
     load_impressions(warehouse, files, date(2024, 5, 1))
     assert sum(updated) == 0
     changed = [rows[0], rows[1].replace(",2", ",3")]

@@ -18,6 +18,7 @@ from airflow_sigma.testing.exports import GroundTruth, write_exports
 from airflow_sigma.warehouse import IMPRESSION_EVENTS, Warehouse, WarehouseError
 from tests.fixtures.dags import SampleDags
 from tests.fixtures.exports import listed, make_warehouse, tables
+from tests.fixtures.snowflake import watched
 from tests.reliability.jobs import JOB_TABLES, JOBS, load_job
 from tests.reliability.test_crash_recovery import SPEC, assert_correct, expected_tables, runs
 
@@ -32,30 +33,13 @@ class InjectedFailure(RuntimeError):
 def failing_at(warehouse: Warehouse, prefix: str, log: list[str]) -> Warehouse:
     """The same warehouse, whose connections record each statement and fail at the first one starting
     with ``prefix`` (after running it, as if the connection dropped before the commit)."""
-    connect = warehouse.connect
 
-    def recording_connect() -> Any:
-        connection = connect()
-        make_cursor = connection.cursor
+    def record(cursor: Any, sql: str) -> None:
+        log.append(sql)
+        if sql.startswith(prefix):
+            raise InjectedFailure(f"injected failure after: {sql[:60]}")
 
-        class Recording:
-            def __init__(self) -> None:
-                self.inner = make_cursor()
-
-            def __getattr__(self, name: str) -> Any:
-                return getattr(self.inner, name)
-
-            def execute(self, sql: str, *args: Any) -> Any:
-                log.append(sql)
-                result = self.inner.execute(sql, *args)
-                if sql.startswith(prefix):
-                    raise InjectedFailure(f"injected failure after: {sql[:60]}")
-                return result
-
-        connection.cursor = Recording
-        return connection
-
-    return Warehouse(recording_connect, warehouse.dialect, schema=warehouse.schema)
+    return Warehouse(watched(warehouse.connect, record), warehouse.dialect, schema=warehouse.schema)
 
 
 @pytest.fixture
