@@ -16,6 +16,7 @@ from airflow_sigma.members import MemberActivitySettings, build_member_activity
 from airflow_sigma.testing.exports import ExportSpec, write_exports
 from airflow_sigma.warehouse import MEMBER_ACTIVITY, Warehouse
 from tests.fixtures.exports import listed, load_audit
+from tests.fixtures.snowflake import watched
 
 UTC = timezone.utc
 START = date(2024, 1, 1)
@@ -255,6 +256,14 @@ def test_a_failed_run_leaves_the_table_as_it_was(warehouse: Warehouse, tmp_path:
 
 def _fail_inserts_of_users_not_in_catalog(warehouse: Warehouse) -> None:
     table = warehouse.table_name(MEMBER_ACTIVITY)
+    if warehouse.dialect.name == "snowflake":  # no triggers: fail its INSERTs through the connector
+
+        def fail(cursor: Any, sql: str) -> None:
+            if sql.startswith(f"INSERT INTO {table} "):
+                raise RuntimeError("injected")
+
+        warehouse.connect = watched(warehouse.connect, fail)
+        return
     with warehouse.transaction() as tx:
         if warehouse.dialect.name == "sqlite":
             tx.execute(
