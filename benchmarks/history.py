@@ -221,6 +221,11 @@ def seed_history(
             cursor.execute(sql.replace("{numbers}", numbers))
 
         shift_day = engine.shift_day.format(col="day")
+        moved = {
+            "uri": "'file:///history/' || n || '/' || uri",
+            "last_modified": engine.shift_time.format(col="last_modified"),
+        }
+        shifted_files = [moved.get(c, c) for c in _columns(cursor, engine, "sigma_export_files")]
         cursor.execute("CREATE TABLE bench_n (n INTEGER PRIMARY KEY)")
         cursor.execute(f"INSERT INTO bench_n VALUES {', '.join(f'({n})' for n in range(1, older + 1))}")
         run(
@@ -244,9 +249,7 @@ def seed_history(
             f"AND {engine.key_tail} IN {AUDIT_HISTORY_SHARE}"
         )
         run(
-            f"INSERT INTO sigma_export_files SELECT job, 'file:///history/' || n || '/' || uri, etag, size, "
-            f"{engine.shift_time.format(col='last_modified')}, rows_read, rows_accepted, rows_filtered, "
-            f"bad_rows, duplicate_events, processed_at, status FROM sigma_export_files "
+            f"INSERT INTO sigma_export_files SELECT {', '.join(shifted_files)} FROM sigma_export_files "
             f"CROSS JOIN {{numbers}} x WHERE uri LIKE '%{first}%'"
         )
         for table, key in (("sigma_workbooks", "snapshot_date"), ("sigma_workbook_elements", "snapshot_date"),
