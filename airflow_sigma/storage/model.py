@@ -9,7 +9,7 @@ from typing import TypedDict
 
 from airflow_sigma.storage.patterns import matches_patterns
 from airflow_sigma.storage.uri import ExportLocation
-from airflow_sigma.storage.window import ExportWindow, format_timestamp
+from airflow_sigma.storage.window import ExportWindow, format_timestamp, latest_trusted_mtime
 
 
 class ExportFile(TypedDict):
@@ -86,6 +86,14 @@ class ExportScan:
             text += " No file name matched the pattern(s): check the pattern and the export's file type."
         elif not self.files and self.newest_match is not None:
             text += f" Newest matching file was last modified {format_timestamp(self.newest_match)}."
+        limit = latest_trusted_mtime()
+        if self.newest_match is not None and self.newest_match > limit:
+            newest = format_timestamp(self.newest_match)
+            text += (
+                f" Ignored: file(s) last modified in the future (newest {newest}, after "
+                f"{format_timestamp(limit)}): a wrong clock or a time set by hand; such files are not read "
+                "until that time."
+            )
         return text
 
 

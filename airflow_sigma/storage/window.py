@@ -3,6 +3,12 @@
 A file is *in the window* when its last-modified time (when Sigma's export landed in storage) lies
 in ``[data_interval_start - days_back, data_interval_end]``, both ends included. Exports arrive
 late and overlap, so consecutive runs deliberately see some files twice; consumers deduplicate.
+
+A file last modified more than :data:`FUTURE_MTIME_TOLERANCE` after the current time is in no window:
+object stores stamp the time a file landed, so such a time was set by a wrong clock or by hand. The
+sensor used to fire on it (it is "newer" than any threshold, so every run's sensor fired at once,
+without waiting for the real export) while the listing left it out; now neither takes it, and both say
+so in their summary line.
 """
 
 from __future__ import annotations
@@ -17,6 +23,13 @@ MAX_DAYS_BACK = 6
 DEFAULT_DAYS_BACK = 2
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: How far in the future a file's last-modified time may be (clock skew) and still be trusted.
+FUTURE_MTIME_TOLERANCE = timedelta(hours=1)
+
+
+def latest_trusted_mtime(now: datetime | None = None) -> datetime:
+    """The latest last-modified time a file may have to be taken: now plus the clock-skew tolerance."""
+    return as_utc(now or datetime.now(timezone.utc)) + FUTURE_MTIME_TOLERANCE
 
 
 def validate_days_back(days_back: object) -> int:
@@ -121,9 +134,12 @@ def export_window(data_interval_start: datetime, data_interval_end: datetime, da
     :param days_back: 1..6 extra days before the interval, for exports that landed late.
     """
     days = validate_days_back(days_back)
-    return ExportWindow(as_utc(data_interval_start) - timedelta(days=days), data_interval_end)
+    start = as_utc(data_interval_start) - timedelta(days=days)
+    return ExportWindow(start, max(min(as_utc(data_interval_end), latest_trusted_mtime()), start))
 
 
 def newer_than_window(when: datetime) -> ExportWindow:
-    """Files last modified strictly after ``when`` (timestamps have microsecond resolution)."""
-    return ExportWindow(as_utc(when) + timedelta(microseconds=1), None)
+    """Files last modified strictly after ``when`` (timestamps have microsecond resolution), and not in
+    the future (see :data:`FUTURE_MTIME_TOLERANCE`)."""
+    start = as_utc(when) + timedelta(microseconds=1)
+    return ExportWindow(start, max(latest_trusted_mtime(), start))

@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,8 @@ from airflow_sigma.events.stats import (
     BadRowBudget,
     TooManyBadRowsError,
 )
-from airflow_sigma.storage import open_export
+from airflow_sigma.loading import list_run_files
+from airflow_sigma.storage import newer_than_window, open_export, scan_exports
 from airflow_sigma.testing.exports import ExportSpec, write_exports
 from airflow_sigma.warehouse import (
     AUDIT_EVENTS,
@@ -48,6 +49,7 @@ from tests.fixtures.exports import (
 )
 
 RUN_DATE = date(2024, 5, 1)
+UTC = timezone.utc
 RAW_HEADER = "Event Id,Request Time,Event Type,Event Name,Event Status,User Email,Workbook URL Id,Element Id"
 
 
@@ -345,3 +347,31 @@ def test_a_million_identical_bad_rows(warehouse: Warehouse, tmp_path: Path, row:
     assert file.stats.bad_rows == {"wrong_field_count": 1_000_000}
     assert [s.line for s in file.stats.samples] == list(range(2, 2 + DEFAULT_MAX_SAMPLES))
     assert export_rows(warehouse)["a.csv"]["bad_rows"] == 1_000_000
+
+
+# -- files last modified in the future -----------------------------------------------------------------------
+
+
+def test_a_file_modified_in_the_future_is_taken_by_neither_the_sensor_nor_the_listing(tmp_path: Path) -> None:
+    """Before, the sensor fired at once on it (newer than any threshold) and the listing left it out."""
+    from airflow_sigma.sensors import SigmaAuditExportSensor
+
+    now = datetime.now(UTC)
+    end = now.replace(microsecond=0) - timedelta(hours=2)
+    context = {"data_interval_start": end - timedelta(days=1), "data_interval_end": end}
+    folder = tmp_path / "exports"
+    write_export(
+        folder, "future.csv", ["2024-05-01T10:00:00Z,ann@x.com,wbA,,"], modified=now + timedelta(days=30)
+    )
+    waiting = SigmaAuditExportSensor(task_id="wait", bucket_uri=f"file://{folder}", deferrable=False)
+    assert waiting.poke(context).is_done is False
+    scan = scan_exports(waiting.location(), newer_than_window(end))  # what the sensor logs
+    assert "Ignored: file(s) last modified in the future" in scan.summary()
+    landed = write_export(folder, "landed.csv", [], modified=end + timedelta(minutes=30))
+    assert [f["uri"] for f in waiting.poke(context).xcom_value] == [landed["uri"]]
+    ahead = {"data_interval_start": now - timedelta(days=1), "data_interval_end": now + timedelta(days=60)}
+    files = list_run_files(
+        f"file://{folder}", days_back=1, data_interval_start=ahead["data_interval_start"],
+        data_interval_end=ahead["data_interval_end"], aws_conn_id=None, gcp_conn_id=None,
+    )  # fmt: skip
+    assert [f["uri"] for f in files] == [landed["uri"]]
