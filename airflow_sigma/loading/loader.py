@@ -107,6 +107,8 @@ class LoadResult:
     :param days: UTC days the run's events fall on, sorted.
     :param bad_fraction: bad rows over rows read, across the run.
     :param details: what the job's ``finish`` reported.
+    :param conflicts: events whose copies differ (see :class:`~airflow_sigma.loading.merge.MergeCounts`).
+    :param conflict_samples: a few of their keys.
     """
 
     job: str
@@ -115,6 +117,8 @@ class LoadResult:
     days: list[date]
     bad_fraction: float
     details: dict[str, Any] = field(default_factory=dict)
+    conflicts: int = 0
+    conflict_samples: list[str] = field(default_factory=list)
 
     def totals(self) -> dict[str, Any]:
         """Counts summed over the files."""
@@ -129,10 +133,11 @@ class LoadResult:
             "rows_filtered": sum(r.stats.rows_filtered for r in self.files),
             "bad_rows": dict(sorted(bad.items())),
             "duplicate_events": sum(r.duplicates for r in self.files),
+            "conflicting_events": self.conflicts,
             "events_written": self.events,
         }
 
-    def log(self, logger: TaskLog) -> None:
+    def log(self, logger: TaskLog, *, samples: bool = True) -> None:
         """Log the totals, each file's duplicates, and hints when nothing useful was loaded."""
         totals = self.totals()
         logger.info(
@@ -151,6 +156,15 @@ class LoadResult:
         )
         for result in self.files:
             logger.info("  %s", result.summary())
+        if self.conflicts:
+            logger.warning(
+                "[%s] %d event(s) have copies with different values (in the run's files, or the stored "
+                "copy)%s; each keeps the copy of the newest file (by last-modified time, then URI), within "
+                "a file the greatest values compared column by column.",
+                self.job,
+                self.conflicts,
+                f", e.g. {', '.join(self.conflict_samples)}" if samples and self.conflict_samples else "",
+            )
         if not self.files:
             logger.warning(
                 "[%s] No export files to read: check the bucket URI (prefix), that Sigma's scheduled export "
@@ -263,7 +277,16 @@ def load_exports(
         details = job.finish(tx, sorted(days | set(merged.former_days)))
         record_export_files(tx, job.name, results, run_at, records)
         add_displaced_duplicates(tx, job.name, merged.displaced, {r.export["uri"] for r in results})
-    return LoadResult(job.name, results, merged.events, sorted(days), fraction, details)
+    return LoadResult(
+        job.name,
+        results,
+        merged.events,
+        sorted(days),
+        fraction,
+        details,
+        merged.conflicts,
+        merged.conflict_samples,
+    )
 
 
 def _stage_file(

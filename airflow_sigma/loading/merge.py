@@ -3,7 +3,8 @@
 Files are ordered by ``(last_modified, uri)`` across runs: the run's files and every file the job has
 recorded in ``sigma_export_files`` (:func:`file_order`). For each event the row kept is the greatest
 by ``(file order, other columns in table order)``, so the result never depends on the order in which
-files or runs were loaded, and a re-run changes nothing. ``source_uri`` names the file the stored
+files or runs were loaded, and a re-run changes nothing. Events whose copies differ (within the run, or
+from the stored copy) are counted, with a few keys as samples (:attr:`MergeCounts.conflicts`). ``source_uri`` names the file the stored
 values come from. In SQL:
 
 1. stage the run's rows with their file's order, keeping the newest row per event. On SQLite the
@@ -32,6 +33,7 @@ from airflow_sigma.loading.staging import constant_column
 from airflow_sigma.storage import ExportFile
 from airflow_sigma.warehouse import EXPORT_FILES, Column, Dialect, Table, TempTable, Transaction
 
+_CONFLICT_SAMPLES = 5
 FILE_RANK = Column(
     "file_rank", "integer", "Order of the file among all the job's files, oldest first.", False
 )
@@ -47,12 +49,22 @@ class MergeCounts:
     :param former_days: UTC days that events of the run moved away from (a newer export gave an
         event id another time): derived tables must be rebuilt there too.
     :param displaced: file URI -> stored events that now come from a newer file of the run instead.
+    :param conflicts: events with copies whose values differ, within the run's files or between the
+        run's copy and the stored one (JSON columns are not compared with the stored copy).
+    :param conflict_samples: a few of their keys, smallest first.
     """
 
     kept: dict[str, int]
     events: int
     former_days: list[date] = field(default_factory=list)
     displaced: dict[str, int] = field(default_factory=dict)
+    conflicts: int = 0
+    conflict_samples: list[str] = field(default_factory=list)
+
+
+def _differs(a: str, b: str) -> str:
+    """SQL: ``a`` and ``b`` differ, NULL counting as a value (portable ``IS DISTINCT FROM``)."""
+    return f"NOT COALESCE({a} = {b}, {a} IS NULL AND {b} IS NULL)"
 
 
 def file_order(
@@ -138,7 +150,8 @@ class StagedMerge:
             raise ValueError("StagedMerge on SQLite needs a scratch_dir for its staging database")
         q = tx.dialect.quote
         self.staging = TempTable(q("stage"), staged)  # qualified by the scratch database's alias in merge()
-        body = ", ".join([*(tx.dialect.column_sql(column) for column in staged), "PRIMARY KEY (event_key)"])
+        columns_sql = [tx.dialect.column_sql(column) for column in staged]
+        body = ", ".join([*columns_sql, "conflicting INTEGER NOT NULL DEFAULT 0", "PRIMARY KEY (event_key)"])
         self.scratch = ScratchDatabase(scratch_dir / f"stage_{job}.db")
         try:
             self.scratch.execute(f"CREATE TABLE {self.staging.name} ({body}) WITHOUT ROWID")
@@ -151,11 +164,16 @@ class StagedMerge:
             values = (f"{row}.{q(n)}" for n in ranking[1:])
             return ", ".join([f"{row}.file_rank", *(f"{v} IS NOT NULL, COALESCE({v}, '')" for v in values)])
 
-        newer = f"({rank_of('excluded')}) > ({rank_of(self.staging.name)})"
-        updates = ", ".join(f"{q(n)} = excluded.{q(n)}" for n in ranking)
+        stage = self.staging.name
+        newer = f"({rank_of('excluded')}) > ({rank_of(stage)})"
+        differs = " OR ".join(f"excluded.{q(n)} IS NOT {stage}.{q(n)}" for n in ranking[1:])
+        updates = ", ".join(
+            f"{q(n)} = CASE WHEN {newer} THEN excluded.{q(n)} ELSE {stage}.{q(n)} END" for n in ranking
+        )
         self._upsert = (
-            f"{tx.dialect.insert_sql(self.staging.name, staged)} "
-            f"ON CONFLICT (event_key) DO UPDATE SET {updates} WHERE {newer}"
+            f"{tx.dialect.insert_sql(stage, staged)} ON CONFLICT (event_key) DO UPDATE SET {updates}, "
+            f"conflicting = CASE WHEN {differs} THEN 1 ELSE {stage}.conflicting END "
+            f"WHERE {newer} OR {differs}"
         )
 
     def __enter__(self) -> StagedMerge:
@@ -190,6 +208,7 @@ class StagedMerge:
             best = TempTable(f"{alias}.{self.staging.name}", self.staging.columns)
         else:
             best = self._newest_per_event()
+        conflicts, samples = self._conflicts(best)
         tx.execute(
             f"DELETE FROM {best.name} WHERE event_key IN (SELECT b.event_key FROM {best.name} b "
             f"CROSS JOIN {tx.table_name(self.target)} t CROSS JOIN {self.order_table.name} o "
@@ -214,7 +233,40 @@ class StagedMerge:
         key = list(self.target.key)
         for sql in tx.dialect.upsert_changed_sql(tx.table_name(self.target), source, names, key, updates):
             tx.execute(sql)
-        return MergeCounts(kept=kept, events=sum(kept.values()), former_days=former, displaced=displaced)
+        return MergeCounts(kept, sum(kept.values()), former, displaced, conflicts, samples)
+
+    def _conflicts(self, best: TempTable) -> tuple[int, list[str]]:
+        """Events whose copies differ: within the run (flagged while staging on SQLite, else found by
+        comparing every staged copy with the one kept), or between the kept copy and the stored one."""
+        tx, q = self.tx, self.tx.dialect.quote
+        names = [c.name for c in self.columns[1:]]
+        if self.scratch is not None:
+            in_run = f"SELECT event_key FROM {best.name} WHERE conflicting = 1"
+            not_in_run = "b.conflicting = 0"
+        else:
+            differs = " OR ".join(_differs(f"s.{q(n)}", f"b.{q(n)}") for n in names)
+            found = tx.create_temp_table(f"sigma_conflicts_{self.job}", self.columns[:1])
+            tx.execute(
+                f"INSERT INTO {found.name} (event_key) SELECT DISTINCT s.event_key "
+                f"FROM {self.staging.name} s JOIN {best.name} b ON b.event_key = s.event_key WHERE {differs}"
+            )
+            in_run = f"SELECT event_key FROM {found.name}"
+            not_in_run = f"b.event_key NOT IN ({in_run})"
+        types = {c.name: c.type for c in self.target.columns}
+        stored = " OR ".join(
+            _differs(tx.dialect.from_text(f"b.{q(n)}", types[n]), f"t.{q(n)}")
+            for n in names
+            if types[n] != "json"
+        )
+        with_stored = (
+            f"SELECT b.event_key FROM {best.name} b CROSS JOIN {tx.table_name(self.target)} t "
+            f"WHERE t.event_key = b.event_key AND {not_in_run} AND ({stored})"
+        )
+        every = f"{in_run} UNION ALL {with_stored}"
+        [(count,)] = tx.query(f"SELECT COUNT(*) FROM ({every}) c")
+        tx.execute(f"SELECT event_key FROM ({every}) c ORDER BY event_key")
+        samples = [str(row[0]) for row in tx.cursor.fetchmany(_CONFLICT_SAMPLES)]
+        return int(count), samples
 
     def _stored_copies(self, best: TempTable) -> tuple[list[date], dict[str, int]]:
         """What the merge replaces, in one join of the run's events with the stored ones: the stored

@@ -104,5 +104,5 @@ class _ExportLoadingOperator(BaseOperator):
             gcp_conn_id=self.gcp_conn_id,
             logger=self.log,
         )
-        result.log(self.log)
+        result.log(self.log, samples=job.log_samples)
         return result

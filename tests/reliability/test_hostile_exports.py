@@ -375,3 +375,55 @@ def test_a_file_modified_in_the_future_is_taken_by_neither_the_sensor_nor_the_li
         data_interval_end=ahead["data_interval_end"], aws_conn_id=None, gcp_conn_id=None,
     )  # fmt: skip
     assert [f["uri"] for f in files] == [landed["uri"]]
+
+
+# -- the same event id with different values -----------------------------------------------------------------
+
+VIEW = "{id},2024-05-01T10:0{m}:00Z,OBJECT_INTERACTION,view_workbook,Success,ann@x.com,{wb},"
+
+
+def conflicting_exports(folder: Path) -> list[Any]:
+    """e1 differs between the files, e3 within the newer one; e2 is the same everywhere."""
+    older = [VIEW.format(id="e1", m=1, wb="wbA"), VIEW.format(id="e2", m=2, wb="wbA")]
+    newer = [
+        VIEW.format(id="e1", m=1, wb="wbB"),
+        VIEW.format(id="e2", m=2, wb="wbA"),
+        VIEW.format(id="e3", m=3, wb="wbC"),
+        VIEW.format(id="e3", m=3, wb="wbA"),
+    ]
+    return [
+        write_export(folder, "a.csv", older, modified=at("2024-05-01T11:00"), header=RAW_HEADER),
+        write_export(folder, "b.csv", newer, modified=at("2024-05-01T12:00"), header=RAW_HEADER),
+    ]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_conflicting_copies_are_counted_and_the_winner_does_not_depend_on_the_order(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str
+) -> None:
+    """The newest file's copy wins; within a file the greatest values (wbC > wbA). Whatever the order of
+    the files in a run or of the runs, the tables end the same, and the conflicts are counted."""
+    a, b = conflicting_exports(tmp_path / "x")
+    orders = {
+        "one run": [[a, b]],
+        "one run, reversed": [[b, a]],
+        "a then b": [[a], [b]],
+        "b then a": [[b], [a]],
+    }
+    outcomes = {}
+    for n, (name, runs) in enumerate(orders.items()):
+        warehouse = make_warehouse(request, tmp_path, backend, table_prefix=f"o{n}_")
+        results = [load_impressions(warehouse, files, RUN_DATE) for files in runs]
+        stored = {row[0]: row[4] for row in warehouse.read_table(IMPRESSION_EVENTS)}
+        outcomes[name] = (stored, daily(warehouse))
+        conflicts = [r.totals()["conflicting_events"] for r in results]
+        samples = [r.conflict_samples for r in results]
+        expected = {
+            "one run": ([2], [["e1", "e3"]]),
+            "one run, reversed": ([2], [["e1", "e3"]]),
+            "a then b": ([0, 2], [[], ["e1", "e3"]]),
+            "b then a": ([1, 1], [["e3"], ["e1"]]),
+        }[name]
+        assert (conflicts, samples) == expected, name
+    assert outcomes["one run"][0] == {"e1": "wbB", "e2": "wbA", "e3": "wbC"}
+    assert all(outcome == outcomes["one run"] for outcome in outcomes.values()), outcomes
