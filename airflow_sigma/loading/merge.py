@@ -4,8 +4,8 @@ Files are ordered by ``(last_modified, uri)`` across runs: the run's files and e
 recorded in ``sigma_export_files`` (:func:`file_order`). For each event the row kept is the greatest
 by ``(file order, other columns in table order)``, so the result never depends on the order in which
 files or runs were loaded, and a re-run changes nothing. Events whose copies differ (within the run, or
-from the stored copy) are counted, with a few keys as samples (:attr:`MergeCounts.conflicts`). ``source_uri`` names the file the stored
-values come from. In SQL:
+from the stored copy) are counted, with a few keys as samples (:attr:`MergeCounts.conflicts`).
+``source_uri`` names the file the stored values come from. In SQL:
 
 1. stage the run's rows with their file's order, keeping the newest row per event. On SQLite the
    staging table, in a scratch database written through ADBC (:mod:`airflow_sigma.loading.scratch`),
