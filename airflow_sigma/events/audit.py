@@ -24,6 +24,7 @@ from airflow_sigma.events.columns import (
     ResolvedColumns,
     find_header,
     normalise_header,
+    quoted_headers,
     resolve_columns,
     with_event_id_column,
 )
@@ -252,7 +253,7 @@ def _resolve_key_columns(uri: str, columns: ResolvedColumns, key_columns: Sequen
                 uri,
                 FileErrorKind.MISSING_COLUMN,
                 f"key_columns names {name!r}, which is not a column of the file. "
-                f"The file's headers are: {list(columns.headers)!r}",
+                f"The file's header line starts: {quoted_headers(columns.headers)}",
             )
         positions.append(position)
     return positions

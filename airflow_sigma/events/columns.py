@@ -92,6 +92,20 @@ class ResolvedColumns:
         return {logical: self.headers[i] for logical, i in self.index.items()}
 
 
+#: Characters of a file's header line quoted in an error: enough to recognise it, never a whole line of
+#: a file that is not an export at all (``files=`` pointed at a system file).
+HEADER_QUOTE_CHARS = 80
+
+
+def quoted_headers(headers: Sequence[str]) -> str:
+    """The header line for an error message: at most HEADER_QUOTE_CHARS characters, control characters
+    escaped, and how much was left out."""
+    line = ",".join(headers)
+    shown = line[:HEADER_QUOTE_CHARS].encode("unicode_escape").decode("ascii")
+    rest = len(line) - HEADER_QUOTE_CHARS
+    return f"'{shown}'" + (f" (and {rest} more characters)" if rest > 0 else "")
+
+
 def _delimiter_hint(headers: Sequence[str]) -> str:
     if len(headers) != 1:
         return ""
@@ -155,7 +169,8 @@ def resolve_columns(
                     uri,
                     FileErrorKind.MISSING_COLUMN,
                     f"column_map maps {logical!r} to {column_map[logical]!r}, which is not a header of "
-                    f"the file. The file's headers are: {list(headers)!r}.{_delimiter_hint(headers)}",
+                    f"the file. The file's header line starts: {quoted_headers(headers)}."
+                    f"{_delimiter_hint(headers)}",
                 )
             index[logical] = found
             continue
@@ -173,7 +188,8 @@ def resolve_columns(
             FileErrorKind.MISSING_COLUMN,
             f"required column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} not found. "
             f"Accepted headers (case, spaces and punctuation ignored): {accepted}; or set "
-            f"column_map={{{example}}}. The file's headers are: {list(headers)!r}.{_delimiter_hint(headers)}",
+            f"column_map={{{example}}}. The file's header line starts: {quoted_headers(headers)}."
+            f"{_delimiter_hint(headers)}",
         )
     return ResolvedColumns(tuple(headers), index)
 

@@ -27,6 +27,7 @@ from airflow_sigma.events.columns import (
     IMPRESSION_REQUIRED_COLUMNS,
     ResolvedColumns,
     find_header,
+    quoted_headers,
     resolve_columns,
     with_event_id_column,
 )
@@ -108,7 +109,7 @@ def _resolve_filter(
                 FileErrorKind.MISSING_COLUMN,
                 f"the file is a raw audit-log export (it has the event-type column "
                 f"{columns.header_of('event_type')!r}) but has no column {key!r} used by impression_filter. "
-                f"The file's headers are: {list(columns.headers)!r}",
+                f"The file's header line starts: {quoted_headers(columns.headers)}",
             )
         resolved.append((position, tuple(accepted), position == columns.index["event_type"]))
     return resolved

@@ -112,6 +112,11 @@ def parse_export_uri(
     scheme, rest = _split_scheme(uri, what="export location")
     if scheme == "file":
         directory = _local_path(rest, uri)
+        if directory == "/":
+            raise ExportConfigError(
+                f"The local export folder {uri.strip()!r} is the root of the filesystem, which would list "
+                "every file of the machine: name the folder Sigma's exports land in (file:///absolute/dir)."
+            )
         prefix = directory if directory.endswith("/") else directory + "/"
         return ExportLocation("file", "", prefix, aws_conn_id, gcp_conn_id)
     bucket, key = _split_bucket(scheme, rest, uri)

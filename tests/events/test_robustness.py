@@ -25,7 +25,7 @@ def test_missing_required_column_names_file_column_and_headers() -> None:
     assert error.uri == "mem://test.csv"
     assert error.kind is FileErrorKind.MISSING_COLUMN
     assert "'workbook_url_id'" in str(error)
-    assert "['request_time', 'user_email', 'element_id']" in str(error)
+    assert "'request_time,user_email,element_id'" in str(error)
 
 
 @pytest.mark.parametrize("data", [b"", b"\n\n", b"\xef\xbb\xbf", b"  \r\n"])
@@ -64,7 +64,7 @@ def test_semicolon_delimited_file_lists_the_single_header() -> None:
     data = csv_bytes("request_time;user_email;workbook_url_id", "2024-05-01T10:00:00Z;a@x.com;wb1")
     with pytest.raises(EventFileError) as info:
         read_all(data)
-    assert "['request_time;user_email;workbook_url_id']" in str(info.value)
+    assert "'request_time;user_email;workbook_url_id'" in str(info.value)
     assert "semicolons" in str(info.value)
 
 

@@ -133,7 +133,7 @@ CASES: dict[str, Case] = {
             "'workbook_url_id' not found",
             "document_url_id",
             "column_map",
-            "['request_time', 'user_email', 'element_id']",
+            "'request_time,user_email,element_id'",
         ),
     ),
     "semicolon-delimiter": Case(
@@ -171,7 +171,7 @@ CASES: dict[str, Case] = {
         b"Event Id,Request Time,Event Name\ne1,2024-05-01T10:00:00Z,Login\n",
         job="audit",
         error="missing_column",
-        says=("'event_type' not found", "event_category", "['Event Id', 'Request Time', 'Event Name']"),
+        says=("'event_type' not found", "event_category", "'Event Id,Request Time,Event Name'"),
     ),
     "audit-duplicate-event-type": Case(
         b"Event Id,Request Time,Event Type,EVENT_TYPE\ne1,2024-05-01T10:00:00Z,TEAMS,X\n",

@@ -26,7 +26,6 @@ from airflow_sigma.storage import (
         ("file:///tmp/exports", "file:///tmp/exports/"),
         ("file:////tmp//exports//", "file:///tmp/exports/"),
         ("file://localhost/tmp/x/../exports", "file:///tmp/exports/"),
-        ("file:///", "file:///"),
     ],
 )
 def test_normalises(raw: str, normalised: str) -> None:
