@@ -27,7 +27,7 @@ from airflow_sigma.events.stats import (
     TooManyBadRowsError,
     check_bad_row_fraction,
 )
-from airflow_sigma.loading.files import rank_files
+from airflow_sigma.loading.files import file_recency, rank_files
 from airflow_sigma.loading.merge import MergeCounts, StagedMerge, scratch_for
 from airflow_sigma.loading.records import (
     FileResult,
@@ -43,8 +43,9 @@ from airflow_sigma.warehouse import Column, Table, Transaction, Warehouse
 log = logging.getLogger(__name__)
 
 MAX_SAMPLES_LOGGED = 5
-#: Events dated more than this after the run's end (its data interval end) are bad rows
-#: (``future_timestamp``): no export of the run can hold them, and kept they would count forever.
+#: Events dated more than this after both the run's end (its data interval end) and their file's
+#: last-modified time are bad rows (``future_timestamp``): no export can hold them, and kept they would
+#: count forever. The file's time matters for runs that read exports landing after their interval.
 FUTURE_TOLERANCE = timedelta(days=1)
 
 
@@ -233,7 +234,8 @@ def load_exports(
     :param files: the files to read (any order; they are ranked oldest first).
     :param job: the job (impressions or audit).
     :param run_at: the run's time (its data interval end), recorded as ``processed_at``; events dated
-        more than :data:`FUTURE_TOLERANCE` after it are bad rows (``future_timestamp``).
+        more than :data:`FUTURE_TOLERANCE` after both it and their file's last-modified time are bad
+        rows (``future_timestamp``).
     :param max_bad_row_fraction: the largest share of bad rows, over the run, that still loads.
     :param aws_conn_id: connection for ``s3://`` files.
     :param gcp_conn_id: connection for ``gs://`` files.
@@ -299,7 +301,9 @@ def _stage_file(
     limits: tuple[datetime, BadRowBudget],
     conn_ids: tuple[str | None, str | None],
 ) -> FileStats:
-    latest, budget = limits
+    run_latest, budget = limits
+    modified = file_recency(export)[0]
+    latest = run_latest if modified is None else max(run_latest, modified + FUTURE_TOLERANCE)
     with open_export(export, mode="rb", aws_conn_id=conn_ids[0], gcp_conn_id=conn_ids[1]) as stream:
         size = export["size"] if export["size"] >= 0 else math.inf
         inflation = MAX_DEFLATE_RATIO if isinstance(stream, gzip.GzipFile) else 1

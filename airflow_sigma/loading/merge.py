@@ -145,6 +145,7 @@ class StagedMerge:
         if not tx.dialect.stages_in_scratch:
             self.staging = tx.create_temp_table(f"sigma_stage_{job}", staged)
             self.best = tx.create_temp_table(f"sigma_best_{job}", staged)
+            self.conflicting = tx.create_temp_table(f"sigma_conflicts_{job}", columns[:1])
             return
         if scratch_dir is None:
             raise ValueError("StagedMerge on SQLite needs a scratch_dir for its staging database")
@@ -245,7 +246,7 @@ class StagedMerge:
             not_in_run = "b.conflicting = 0"
         else:
             differs = " OR ".join(_differs(f"s.{q(n)}", f"b.{q(n)}") for n in names)
-            found = tx.create_temp_table(f"sigma_conflicts_{self.job}", self.columns[:1])
+            found = self.conflicting
             tx.execute(
                 f"INSERT INTO {found.name} (event_key) SELECT DISTINCT s.event_key "
                 f"FROM {self.staging.name} s JOIN {best.name} b ON b.event_key = s.event_key WHERE {differs}"

@@ -181,6 +181,21 @@ def test_future_events_are_bad_rows(warehouse: Warehouse, tmp_path: Path) -> Non
     }
 
 
+def test_events_of_a_file_landing_after_the_run_are_not_future(warehouse: Warehouse, tmp_path: Path) -> None:
+    """A run may read exports that land after its interval (a weekly run, a backfill): their events up to
+    a day past the file's own time are real; only what no file can hold yet is a bad row."""
+    end = run_end(RUN_DATE)
+    later = end + timedelta(days=3)
+    rows = [
+        (later - timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M:%SZ") + ",ann@x.com,wbA,,",
+        "2099-01-01T00:00:00Z,bob@x.com,wbA,,",
+    ]
+    export = write_export(tmp_path / "x", "a.csv", rows, modified=later)
+    result = load_impressions(warehouse, [export], RUN_DATE, max_bad_row_fraction=1.0)
+    assert result.totals()["bad_rows"] == {"future_timestamp": 1}
+    assert sum(daily(warehouse).values()) == 1
+
+
 # -- sigma_export_files.bad_rows is a number ---------------------------------------------------------------
 
 
