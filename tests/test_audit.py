@@ -146,7 +146,7 @@ def test_a_file_without_event_type_fails_and_changes_nothing(warehouse: Warehous
         header="Request Time,Event Name",
         modified=at("2024-05-01T12:00"),
     )
-    with pytest.raises(EventFileError, match=r"a\.csv: required column 'event_type' not found.*'Event Name'"):
+    with pytest.raises(EventFileError, match=r"a\.csv: required column 'event_type' not found.*Event Name'"):
         load_audit(warehouse, [export], date(2024, 5, 1))
     assert tables(warehouse, AUDIT_TABLES) == {t.base_name: [] for t in AUDIT_TABLES}
 

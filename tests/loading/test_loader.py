@@ -261,7 +261,7 @@ def test_a_file_without_a_required_column_fails_naming_file_column_and_headers(
         load_impressions(warehouse, [good, broken], date(2024, 5, 1))
     message = str(error.value)
     assert broken["uri"] in message and "'workbook_url_id' not found" in message
-    assert "['Request Time', 'Email', 'Element ID', 'Count']" in message
+    assert "'Request Time,Email,Element ID,Count'" in message
     assert tables(warehouse) == {t.base_name: [] for t in IMPRESSION_TABLES}
 
 
