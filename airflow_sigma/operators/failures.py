@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
 from airflow_sigma.exceptions import is_retryable
 
@@ -36,7 +36,8 @@ def fail_fast(method: F) -> F:
         try:
             return method(*args, **kwargs)
         except Exception as error:
-            if is_retryable(error):
+            # An undefined connection is configuration: no retry defines it.
+            if is_retryable(error) and not isinstance(error, AirflowNotFoundException):
                 raise
             raise not_retried(error) from error
 

@@ -115,6 +115,16 @@ def test_rejected_credentials_fail_the_task_without_retries(
     assert outcome == Outcome("failed", 1, 0)
 
 
+def test_an_undefined_sigma_connection_fails_the_task_without_retries(
+    airflow_db: None, sqlite_conn_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_SIGMA_NOT_DEFINED", raising=False)
+    outcome = run_task(
+        monkeypatch, "SigmaDiscoverWorkbooksOperator", **discover("sigma_not_defined", sqlite_conn_id)
+    )
+    assert outcome == Outcome("failed", 1, 0)
+
+
 def test_a_sigma_outage_is_retried(
     airflow_db: None, sigma_server, sqlite_conn_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
