@@ -246,6 +246,8 @@ class _UsageQueries:
         self.catalog_elements = tx.create_temp_table("sigma_usage_catalog_elements", _CATALOG_ELEMENTS)
         self.older_days = tx.create_temp_table("sigma_usage_older", _LAST_DAYS)
         self.seen_days = tx.create_temp_table("sigma_usage_seen", _LAST_DAYS)
+        self.model_workbooks = tx.create_temp_table("sigma_usage_model_workbooks", _MODEL_WORKBOOKS)
+        self.model_users = tx.create_temp_table("sigma_usage_model_users", _MODEL_USERS)
         sums = ", ".join(f"SUM(CASE WHEN day >= {p} THEN impressions ELSE 0 END)" for _ in range(5))
         users = ", ".join(f"COUNT(DISTINCT CASE WHEN day >= {p} THEN user_email END)" for _ in range(2))
         starts = [self._start(n) for n in WINDOWS]
@@ -407,7 +409,7 @@ class _UsageQueries:
             tx.table_name(IMPRESSIONS_DAILY),
             tx.table_name(USAGE),
         )
-        links = tx.create_temp_table("sigma_usage_model_workbooks", _MODEL_WORKBOOKS)
+        links = self.model_workbooks
         tx.execute(
             f"INSERT INTO {links.name} SELECT DISTINCT s.source_id, w.workbook_url_id FROM {sources} s "
             f"JOIN {workbooks} w ON w.snapshot_date = s.snapshot_date AND w.workbook_id = s.workbook_id "
@@ -415,7 +417,7 @@ class _UsageQueries:
             f"AND w.workbook_url_id IS NOT NULL AND w.workbook_url_id <> ''",
             [snapshot],
         )
-        users = tx.create_temp_table("sigma_usage_model_users", _MODEL_USERS)
+        users = self.model_users
         distinct = ", ".join(
             f"COUNT(DISTINCT CASE WHEN d.day >= {p} THEN d.user_email END)" for _ in range(2)
         )
