@@ -305,7 +305,7 @@ def test_gzip_bomb_of_bad_rows_stops_early(tmp_path: Path) -> None:
 
 
 _CHILD = """
-import json, resource, sys
+import json, sys
 from datetime import date
 from pathlib import Path
 from airflow_sigma.events import TooManyBadRowsError
@@ -318,7 +318,9 @@ try:
     outcome = result.totals()
 except TooManyBadRowsError as error:
     outcome = str(error)
-print(json.dumps({"outcome": outcome, "max_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so it would report the parent's size.
+peak = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"outcome": outcome, "max_rss": int(peak.split()[1]) * 1024}))
 """
 
 
