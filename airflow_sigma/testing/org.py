@@ -94,7 +94,8 @@ class OrgSpec:
 
         :param seed: seeds every random choice.
         """
-        return cls(seed=seed, workbooks=300, members=40, workspaces=6)
+        # Enough data models and tables that some feed only unused workbooks, as in a real organisation.
+        return cls(seed=seed, workbooks=300, members=40, workspaces=6, data_models=60, tables=80)
 
     @classmethod
     def benchmark(cls, seed: int = 42) -> OrgSpec:
