@@ -37,6 +37,7 @@ from airflow_sigma.catalog.parts import (
 )
 from airflow_sigma.catalog.progress import ProgressLog
 from airflow_sigma.catalog.rows import CatalogDataError, ElementRow, Page, WorkbookRow, element_row, page_of
+from airflow_sigma.exceptions import is_retryable
 
 if TYPE_CHECKING:
     from airflow_sigma.api.client import SigmaClient
@@ -202,7 +203,7 @@ class ElementFanOut:
                 self._no_lineage_samples.append(f"{argument.element_id} of {work.row.workbook_id}")
             result, error = [], None
         if error is not None:
-            self._finish(work, _scoped_failure(error, kind, argument))
+            self._finish(work, _scoped_failure(error, kind, argument), _skip_is_transient(error))
             return
         follow: list[_Job] = []
         if kind == "pages":
@@ -221,7 +222,7 @@ class ElementFanOut:
         if work.waiting == 0:
             self._finish(work)
 
-    def _finish(self, work: _Work, failure: str | None = None) -> None:
+    def _finish(self, work: _Work, failure: str | None = None, transient: bool = True) -> None:
         work.finished = True
         self.done += 1
         if failure is None:
@@ -229,17 +230,12 @@ class ElementFanOut:
         else:
             work.elements.clear()
             work.sources, work.lineage = [], {}
-            self.skipped.append(SkippedWorkbook(work.row.workbook_id, work.row.name, failure))
+            self.skipped.append(SkippedWorkbook(work.row.workbook_id, work.row.name, failure, transient))
             log.warning(
                 "Skipping the elements of workbook %r (%s): %s", work.row.name, work.row.workbook_id, failure
             )
             if len(self.skipped) > self.allowed_skips:
-                raise CatalogIncompleteError(
-                    f"{len(self.skipped)} of {self.total} workbooks could not be fully listed, more than "
-                    f"max_skipped_fraction={self.options.max_skipped_fraction} allows "
-                    f"({self.allowed_skips}); stopping and writing nothing. Skipped so far: "
-                    f"{describe_skipped(self.skipped)}"
-                )
+                raise _incomplete(self.skipped, self.total, self.allowed_skips, self.options)
         self._progress.update(self.done, len(self.skipped))
 
     def _ordered_elements(self) -> list[ElementRow]:
@@ -265,6 +261,37 @@ class ElementFanOut:
 
 def _no_lineage(error: BaseException) -> bool:
     return isinstance(error, SigmaAPIError) and error.status in _NO_LINEAGE
+
+
+def _incomplete(
+    skipped: list[SkippedWorkbook], total: int, allowed: int, options: CatalogOptions
+) -> CatalogIncompleteError:
+    terminal = sum(1 for s in skipped if not s.retryable)
+    if terminal > allowed:
+        verdict = (
+            f"{terminal} of them failed for a reason a retry cannot fix (HTTP 403: share those workbooks "
+            f"with the credentials' owner or add the owner to their workspace; HTTP 400 or an unusable "
+            f"answer: see each reason), more than allowed, so the task is not retried. Fix those, or "
+            f"raise max_skipped_fraction"
+        )
+    else:
+        verdict = (
+            f"{len(skipped) - terminal} of them failed transiently (HTTP 5xx or 429, no answer, or a "
+            f"workbook deleted during the run), so the task is retried"
+        )
+    return CatalogIncompleteError(
+        f"{len(skipped)} of {total} workbooks could not be fully listed, more than "
+        f"max_skipped_fraction={options.max_skipped_fraction} allows ({allowed}); stopping and writing "
+        f"nothing. {verdict}. Skipped so far: {describe_skipped(skipped)}",
+        skipped=skipped,
+        allowed=allowed,
+    )
+
+
+def _skip_is_transient(error: BaseException) -> bool:
+    """Whether a later run may list the workbook: the failure is retryable, or a 404 (the workbook or
+    page was deleted while the run listed it, and the next run will not list it)."""
+    return is_retryable(error) or (isinstance(error, SigmaAPIError) and error.status == 404)
 
 
 def _scoped_failure(error: BaseException, kind: str, argument: Any) -> str:

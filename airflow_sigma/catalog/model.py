@@ -36,7 +36,32 @@ class CatalogError(SigmaProviderError):
 
 
 class CatalogIncompleteError(CatalogError):
-    """More workbooks were skipped than ``max_skipped_fraction`` allows."""
+    """More workbooks were skipped than ``max_skipped_fraction`` allows.
+
+    A workbook is skipped when one of its listings fails (pages, elements, sources, lineage). The error
+    is retried only when a retry can succeed: when the workbooks that failed for a reason a retry cannot
+    fix (HTTP 403, a permission the credentials' owner must be given; 400; an answer the catalog cannot
+    use) are within ``max_skipped_fraction`` on their own, so that the transient failures (5xx, 429, no
+    answer, a workbook deleted while the run listed it) may clear. Otherwise the task fails at once.
+
+    :param message: the explanation.
+    :param skipped: the workbooks skipped so far.
+    :param allowed: how many may be skipped.
+    """
+
+    def __init__(self, message: str, *, skipped: Sequence[SkippedWorkbook] = (), allowed: int = 0) -> None:
+        super().__init__(message)
+        self.skipped = list(skipped)
+        self.allowed = allowed
+
+    @property
+    def terminal_skips(self) -> list[SkippedWorkbook]:
+        """The skipped workbooks that a retry would skip again."""
+        return [s for s in self.skipped if not s.retryable]
+
+    @property
+    def retryable(self) -> bool:
+        return len(self.terminal_skips) <= self.allowed
 
 
 @dataclass(frozen=True)
@@ -122,11 +147,13 @@ class SkippedWorkbook:
     :param workbook_id: the workbook UUID.
     :param name: its name.
     :param reason: what failed, e.g. ``"pages: HTTP 403 (forbidden)"``.
+    :param retryable: whether a later run may list it (the failure was transient).
     """
 
     workbook_id: str
     name: str | None
     reason: str
+    retryable: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         return {"workbook_id": self.workbook_id, "name": self.name, "reason": self.reason}

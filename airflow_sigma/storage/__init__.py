@@ -16,7 +16,12 @@ Public API::
 
 from __future__ import annotations
 
-from airflow_sigma.storage.errors import ExportConfigError, ExportStorageError
+from airflow_sigma.storage.errors import (
+    ExportAccessError,
+    ExportConfigError,
+    ExportLocationError,
+    ExportStorageError,
+)
 from airflow_sigma.storage.exports import ExportReader, iter_objects, list_exports, open_export, scan_exports
 from airflow_sigma.storage.model import ExportFile, ExportScan, StoredObject
 from airflow_sigma.storage.patterns import DEFAULT_PATTERNS, matches_patterns, normalise_patterns
@@ -46,9 +51,11 @@ __all__ = [
     "DEFAULT_PATTERNS",
     "MAX_DAYS_BACK",
     "MIN_DAYS_BACK",
+    "ExportAccessError",
     "ExportConfigError",
     "ExportFile",
     "ExportLocation",
+    "ExportLocationError",
     "ExportReader",
     "ExportScan",
     "ExportStorageError",

@@ -12,7 +12,12 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
-from airflow_sigma.storage.errors import ExportConfigError, ExportStorageError
+from airflow_sigma.storage.errors import (
+    ExportAccessError,
+    ExportConfigError,
+    ExportLocationError,
+    ExportStorageError,
+)
 from airflow_sigma.storage.model import StoredObject
 from airflow_sigma.storage.uri import ExportLocation, ObjectRef
 from airflow_sigma.storage.window import as_utc, parse_timestamp
@@ -51,18 +56,37 @@ def gcs_client(gcp_conn_id: str | None) -> Client:
 
 
 def gcs_error(error: Exception, *, action: str, uri: str, bucket: str, gcp_conn_id: str | None) -> Exception:
-    """Translate a google or aiohttp error into an :class:`ExportStorageError` that says what to check."""
+    """Translate a google or aiohttp error into one that says what to check, on the branch that says
+    whether a retry can help: a missing bucket (:class:`ExportLocationError`) and refused or
+    insufficient credentials (:class:`ExportAccessError`, also when google-auth cannot get or refresh
+    a token) are terminal; 429, 5xx, timeouts, dropped connections (google-auth's TransportError
+    included) and an object gone since it was listed are transient."""
+    from google.auth.exceptions import GoogleAuthError, TransportError
+
     # aiohttp errors carry .status; google.api_core errors carry the HTTP status as .code.
     status = getattr(error, "status", None) or getattr(error, "code", None)
     where = f"{action} {uri} with Google Cloud connection {gcp_conn_id!r}"
+    refused = isinstance(error, GoogleAuthError) and not isinstance(error, TransportError)
+    if refused or status == 401:
+        reason = "HTTP 401" if status == 401 else "no token could be obtained"
+        return ExportAccessError(
+            f"Google Cloud rejected the credentials of connection {gcp_conn_id!r} ({reason}) while {action} "
+            f"{uri}: fix the connection's key (key path, key JSON or impersonation chain), or leave its key "
+            f"fields empty to use Application Default Credentials."
+        )
     if status == 404:
         if action == "listing":
-            return ExportStorageError(f"GCS bucket {bucket!r} does not exist ({where}).")
-        return ExportStorageError(f"Not found: no such GCS bucket or object ({where}).")
-    if status in (401, 403):
+            return ExportLocationError(
+                f"GCS bucket {bucket!r} does not exist ({where}). Check the bucket name in bucket_uri, or "
+                f"create the bucket and point Sigma's export at it."
+            )
         return ExportStorageError(
-            f"Access denied (HTTP {status}) while {where}: the credentials need storage.objects.list and "
-            f"storage.objects.get on the bucket (e.g. roles/storage.objectViewer)."
+            f"Not found: no such GCS object ({where}); it may have been deleted since it was listed."
+        )
+    if status == 403:
+        return ExportAccessError(
+            f"Access denied (HTTP 403) while {where}: grant the connection's identity storage.objects.list "
+            f"and storage.objects.get on bucket {bucket!r} (e.g. roles/storage.objectViewer)."
         )
     return ExportStorageError(f"GCS error while {where}: {error}")
 
@@ -70,6 +94,7 @@ def gcs_error(error: Exception, *, action: str, uri: str, bucket: str, gcp_conn_
 def iter_gcs_objects(location: ExportLocation) -> Iterator[StoredObject]:
     """Every object under the prefix; the client follows page tokens."""
     from google.api_core.exceptions import GoogleAPIError
+    from google.auth.exceptions import GoogleAuthError
 
     client = gcs_client(location.gcp_conn_id)
     try:
@@ -83,7 +108,7 @@ def iter_gcs_objects(location: ExportLocation) -> Iterator[StoredObject]:
                 last_modified=as_utc(blob.updated),
                 version=str(blob.generation),
             )
-    except GoogleAPIError as error:
+    except (GoogleAPIError, GoogleAuthError) as error:
         raise gcs_error(
             error,
             action="listing",
@@ -96,12 +121,13 @@ def iter_gcs_objects(location: ExportLocation) -> Iterator[StoredObject]:
 def open_gcs_object(client: Client, ref: ObjectRef, gcp_conn_id: str | None, chunk_size: int) -> BlobReader:
     """A reader fetching the object ``chunk_size`` bytes at a time (ranged GETs of one generation)."""
     from google.api_core.exceptions import GoogleAPIError
+    from google.auth.exceptions import GoogleAuthError
 
     blob = client.bucket(ref.bucket).blob(ref.key)
     try:
         blob.reload()  # fails clearly now if missing, and pins the generation read below
         return blob.open("rb", chunk_size=chunk_size)
-    except GoogleAPIError as error:
+    except (GoogleAPIError, GoogleAuthError) as error:
         raise gcs_error(
             error, action="opening", uri=ref.uri, bucket=ref.bucket, gcp_conn_id=gcp_conn_id
         ) from error

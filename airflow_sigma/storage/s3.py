@@ -14,7 +14,12 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
-from airflow_sigma.storage.errors import ExportConfigError, ExportStorageError
+from airflow_sigma.storage.errors import (
+    ExportAccessError,
+    ExportConfigError,
+    ExportLocationError,
+    ExportStorageError,
+)
 from airflow_sigma.storage.model import StoredObject
 from airflow_sigma.storage.uri import ExportLocation, ObjectRef
 from airflow_sigma.storage.window import as_utc
@@ -66,8 +71,21 @@ def s3_hook(aws_conn_id: str | None) -> S3Hook:
     return hook
 
 
+#: Error codes that mean the credentials themselves are refused (fix the connection).
+_REJECTED_CREDENTIALS = frozenset(
+    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "TokenRefreshRequired"}
+)
+#: Error codes that mean valid credentials lack a permission on the bucket (grant it).
+_DENIED = frozenset({"AccessDenied", "403", "Forbidden", "AllAccessDisabled", "AccountProblem"})
+#: Error codes that mean the bucket is in another region than the connection's.
+_WRONG_REGION = frozenset({"PermanentRedirect", "AuthorizationHeaderMalformed", "301"})
+
+
 def s3_error(error: Exception, *, action: str, uri: str, bucket: str, aws_conn_id: str | None) -> Exception:
-    """Translate a botocore error into an error that says what to check (config or storage)."""
+    """Translate a botocore error into one that says what to check, on the branch that says whether a
+    retry can help: a missing bucket or one in another region (:class:`ExportLocationError`) and
+    refused or insufficient credentials (:class:`ExportAccessError`) are terminal; throttling, 5xx,
+    timeouts, dropped connections and an object gone since it was listed are transient."""
     from botocore.exceptions import ClientError, NoCredentialsError
 
     where = f"{action} {uri} with AWS connection {aws_conn_id!r}"
@@ -79,14 +97,31 @@ def s3_error(error: Exception, *, action: str, uri: str, bucket: str, aws_conn_i
     if not isinstance(error, ClientError):
         return ExportStorageError(f"S3 request failed while {where}: {error}")
     code, message = _client_error_details(error)
-    if code == "NoSuchBucket":
-        return ExportStorageError(f"S3 bucket {bucket!r} does not exist ({where}).")
+    if code == "NoSuchBucket" or (action == "listing" and code in ("404", "NotFound")):
+        return ExportLocationError(
+            f"S3 bucket {bucket!r} does not exist ({where}). Check the bucket name in bucket_uri and the "
+            f"connection's endpoint_url, or create the bucket and point Sigma's export at it."
+        )
     if code in ("NoSuchKey", "404", "NotFound"):
-        return ExportStorageError(f"Not found: no such S3 bucket or object ({where}).")
-    if code in ("AccessDenied", "403", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
         return ExportStorageError(
-            f"Access denied ({code}) while {where}: the credentials need s3:ListBucket on the prefix "
-            f"and s3:GetObject on its objects, and the access key pair must be valid."
+            f"Not found: no such S3 object ({where}); it may have been deleted since it was listed."
+        )
+    if code in _WRONG_REGION:
+        return ExportLocationError(
+            f"S3 bucket {bucket!r} is in another region than AWS connection {aws_conn_id!r} uses ({code}, "
+            f"{where}): set the connection's region_name extra to the bucket's region."
+        )
+    if code in _REJECTED_CREDENTIALS:
+        return ExportAccessError(
+            f"AWS rejected the credentials of connection {aws_conn_id!r} ({code}) while {action} {uri}: "
+            f"fix the access key id and secret (and session token) in the connection, or remove them to "
+            f"use {_AMBIENT}."
+        )
+    if code in _DENIED:
+        return ExportAccessError(
+            f"Access denied ({code}) while {where}: grant the connection's identity s3:ListBucket on bucket "
+            f"{bucket!r} for the prefix and s3:GetObject on its objects (and kms:Decrypt if they are "
+            f"encrypted with a KMS key)."
         )
     return ExportStorageError(f"S3 error while {where}: {code}: {message}")
 

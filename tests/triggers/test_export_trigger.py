@@ -90,7 +90,7 @@ async def test_times_out_with_a_message(tmp_path: Path) -> None:
 async def test_missing_bucket_is_an_error_event(aws_connection: S3Server) -> None:
     payload = await first_event(make_trigger("s3://no-such-bucket-here/p"))
     assert set(payload) == {"status", "message", "retryable"}
-    assert payload["status"] == "error" and payload["retryable"] is True
+    assert payload["status"] == "error" and payload["retryable"] is False  # the user must act
     assert "'no-such-bucket-here' does not exist" in payload["message"]
 
 
