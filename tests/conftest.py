@@ -28,5 +28,6 @@ pytest_plugins = [
     "tests.fixtures.cloud",
     "tests.fixtures.exports",
     "tests.fixtures.snowflake",
+    "tests.fixtures.bigquery",
     "tests.fixtures.dags",
 ]

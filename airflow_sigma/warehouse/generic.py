@@ -262,6 +262,10 @@ class Dialect:
     def begin_writes(self, cursor: Any) -> None:
         """Called before the first write of a transaction (after its DDL); nothing by default."""
 
+    def bind_schema(self, schema: str | None) -> None:
+        """Told the schema of the :class:`~airflow_sigma.warehouse.Warehouse` it serves (nothing by
+        default; BigQuery puts its load jobs' staging tables there)."""
+
     def begin(self, connection: Any, write: bool = True) -> None:
         """Prepare a fresh connection so that everything up to commit is one transaction.
 

@@ -91,6 +91,7 @@ class Warehouse:
         self.local_dirs = tuple(local_dirs)
         if self.schema:
             dialect.qualify(self.schema, "x")  # refuse impossible schemas (SQLite) up front
+        dialect.bind_schema(self.schema)
 
     def __repr__(self) -> str:
         return f"Warehouse({self.dialect.name}, schema={self.schema!r}, table_prefix={self.table_prefix!r})"

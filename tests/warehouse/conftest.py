@@ -2,7 +2,9 @@
 
 The ``generic`` backend runs the generic ANSI dialect (information_schema, MERGE, executemany) against
 PostgreSQL, which supports all of it, so the fallback used for other databases is tested for real. The
-``snowflake`` backend runs the Snowflake dialect on fakesnow (see :mod:`tests.fixtures.snowflake`).
+``snowflake`` backend runs the Snowflake dialect on fakesnow (see :mod:`tests.fixtures.snowflake`), the
+``bigquery`` one the BigQuery module on a stand-in client running its SQL on DuckDB
+(:mod:`tests.fixtures.bigquery`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import pytest
 
 from airflow_sigma.warehouse import Dialect, PostgresDialect, SqliteDialect, Warehouse
+from tests.fixtures.bigquery import bigquery_warehouse
 from tests.fixtures.snowflake import snowflake_warehouse
 
 
@@ -34,7 +37,7 @@ def postgres_warehouse(
     return Warehouse(lambda: psycopg.connect(dsn), dialect or PostgresDialect(), **options)
 
 
-@pytest.fixture(params=["sqlite", "postgres", "generic", "snowflake"])
+@pytest.fixture(params=["sqlite", "postgres", "generic", "snowflake", "bigquery"])
 def backend(request: pytest.FixtureRequest) -> str:
     """Which database (and dialect) the test runs on."""
     return str(request.param)
@@ -49,6 +52,9 @@ def make_warehouse(backend: str, request: pytest.FixtureRequest, tmp_path: Path)
     if backend == "snowflake":
         connect = request.getfixturevalue("fake_snowflake")
         return lambda **options: snowflake_warehouse(connect, **options)
+    if backend == "bigquery":
+        fake = request.getfixturevalue("fake_bigquery")
+        return lambda **options: bigquery_warehouse(fake, **options)
     dsn = request.getfixturevalue("postgres_database")
     if backend == "generic":
         return lambda **options: postgres_warehouse(dsn, dialect=Dialect("%s"), **options)

@@ -1,4 +1,5 @@
-"""Generated SQL for every dialect (Snowflake and BigQuery are checked as strings only; never run)."""
+"""Generated SQL for every dialect, as text (what it does is tested by running it: on SQLite, PostgreSQL,
+fakesnow, and for BigQuery through DuckDB in tests/warehouse/test_bigquery.py)."""
 
 from __future__ import annotations
 
@@ -88,7 +89,8 @@ def test_bigquery_create_table() -> None:
         "  failed_logins INT64 NOT NULL,\n"
         "  users_logged_in INT64 NOT NULL,\n"
         "  PRIMARY KEY (day) NOT ENFORCED\n"
-        ")"
+        ")\n"
+        "PARTITION BY day"
     )
     assert "attributes JSON" in BigQueryDialect().create_table_sql(AUDIT_EVENTS, "t")
 
@@ -149,7 +151,7 @@ def test_bigquery_multi_row_insert_parses_json() -> None:
     sql = BigQueryDialect().insert_sql("sigma.sigma_audit_events", columns, rows=2)
     assert sql == (
         "INSERT INTO sigma.sigma_audit_events (event_key, attributes) "
-        "VALUES (%s, PARSE_JSON(%s)), (%s, PARSE_JSON(%s))"
+        "VALUES (?, PARSE_JSON(?)), (?, PARSE_JSON(?))"
     )
 
 
