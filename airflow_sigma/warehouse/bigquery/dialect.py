@@ -32,15 +32,7 @@ class BigQueryDialect(Dialect):
 
     name = "bigquery"
     quote_char = "`"
-    type_names = {
-        "text": "STRING",
-        "integer": "INT64",
-        "float": "FLOAT64",
-        "boolean": "BOOL",
-        "date": "DATE",
-        "timestamp": "TIMESTAMP",
-        "json": "JSON",
-    }
+    type_names = dict(BIGQUERY_TYPES)
     if_not_exists = "IF NOT EXISTS "
     primary_key_suffix = " NOT ENFORCED"
     create_temp_table = "CREATE TEMP TABLE"
