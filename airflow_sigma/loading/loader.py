@@ -37,6 +37,7 @@ from airflow_sigma.loading.records import (
     record_export_files,
 )
 from airflow_sigma.loading.settings import TaskLog
+from airflow_sigma.loading.withdraw import Withdrawal, check_not_emptied, rewritten_files
 from airflow_sigma.storage import ExportFile, open_export
 from airflow_sigma.warehouse import Column, Table, Transaction, Warehouse
 
@@ -110,6 +111,7 @@ class LoadResult:
     :param details: what the job's ``finish`` reported.
     :param conflicts: events whose copies differ (see :class:`~airflow_sigma.loading.merge.MergeCounts`).
     :param conflict_samples: a few of their keys.
+    :param withdrawal: stored events that rewritten files no longer hold, removed by the run.
     """
 
     job: str
@@ -120,6 +122,7 @@ class LoadResult:
     details: dict[str, Any] = field(default_factory=dict)
     conflicts: int = 0
     conflict_samples: list[str] = field(default_factory=list)
+    withdrawal: Withdrawal = field(default_factory=Withdrawal)
 
     def totals(self) -> dict[str, Any]:
         """Counts summed over the files."""
@@ -136,6 +139,7 @@ class LoadResult:
             "duplicate_events": sum(r.duplicates for r in self.files),
             "conflicting_events": self.conflicts,
             "events_written": self.events,
+            "events_withdrawn": self.withdrawal.events,
         }
 
     def log(self, logger: TaskLog, *, samples: bool = True) -> None:
@@ -166,6 +170,8 @@ class LoadResult:
                 self.conflicts,
                 f", e.g. {', '.join(self.conflict_samples)}" if samples and self.conflict_samples else "",
             )
+        if self.withdrawal.days:
+            _log_withdrawal(logger, self.job, self.withdrawal, samples)
         if not self.files:
             logger.warning(
                 "[%s] No export files to read: check the bucket URI (prefix), that Sigma's scheduled export "
@@ -260,6 +266,7 @@ def load_exports(
         with StagedMerge(tx, job.name, job.target, columns, scratch) as merger:
             ensure_export_files(tx)  # DDL, then its migration's UPDATEs (the first write, if any)
             merger.number_files(ranked)
+            rewritten = rewritten_files(tx, job.name, ranked)
             for rank, export in enumerate(ranked, start=1):
                 budget = _budget(max_bad_row_fraction, [r.stats for r in results], ranked[rank:])
                 stats = _stage_file(
@@ -272,11 +279,12 @@ def load_exports(
             except TooManyBadRowsError as error:
                 raise TooManyBadRowsError(f"{error} Nothing was written.") from None
             accepted = sum(r.stats.rows_accepted for r in results)
+            check_not_emptied(tx, job.target, rewritten, results)
             job.prepare(tx, sorted(days))
-            merged = merger.merge() if accepted else MergeCounts({}, 0)
+            merged = merger.merge(rewritten) if accepted or rewritten else MergeCounts({}, 0)
         for result in results:
             result.duplicates = result.stats.rows_accepted - merged.kept.get(result.export["uri"], 0)
-        details = job.finish(tx, sorted(days | set(merged.former_days)))
+        details = job.finish(tx, sorted(days | set(merged.former_days) | set(merged.withdrawal.days)))
         record_export_files(tx, job.name, results, run_at, records)
         add_displaced_duplicates(tx, job.name, merged.displaced, {r.export["uri"] for r in results})
     return LoadResult(
@@ -288,6 +296,22 @@ def load_exports(
         details,
         merged.conflicts,
         merged.conflict_samples,
+        merged.withdrawal,
+    )
+
+
+def _log_withdrawal(logger: TaskLog, job: str, withdrawal: Withdrawal, samples: bool) -> None:
+    files = ", ".join(f"{uri} ({count})" for uri, count in sorted(withdrawal.by_file.items()))
+    logger.warning(
+        "[%s] %d stored event(s) were withdrawn: files rewritten since an earlier run read them no longer "
+        "hold them, and no other file of the run does%s%s. %d other event(s) of those files now come "
+        "from an older file of the run that still holds them. The %d day(s) they were on were rebuilt.",
+        job,
+        withdrawal.events,
+        f" ({files})" if files else "",
+        f", e.g. {', '.join(withdrawal.samples)}" if samples and withdrawal.samples else "",
+        withdrawal.moved,
+        len(withdrawal.days),
     )
 
 

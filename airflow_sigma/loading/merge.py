@@ -12,13 +12,15 @@ from the stored copy) are counted, with a few keys as samples (:attr:`MergeCount
    is keyed by ``event_key`` and each batch is upserted with that rule (SQLite sorts slowly; B-tree
    upserts are what it does best). Elsewhere rows are appended (COPY on PostgreSQL) and the newest
    row per event is kept (``DISTINCT ON`` on PostgreSQL, a window function elsewhere);
-2. drop the events the table already holds from a newer file (an earlier run may have read one);
+2. withdraw the stored events of files rewritten since an earlier run read them that the run no longer
+   supplies (:mod:`airflow_sigma.loading.withdraw`), then drop the events the table already holds
+   from a newer file (an earlier run may have read one);
 3. upsert the rest into the event table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -30,6 +32,7 @@ import pyarrow as pa
 from airflow_sigma.loading.files import file_recency
 from airflow_sigma.loading.scratch import ScratchDatabase, scratch_directory
 from airflow_sigma.loading.staging import constant_column
+from airflow_sigma.loading.withdraw import Withdrawal, withdraw_absent
 from airflow_sigma.storage import ExportFile
 from airflow_sigma.warehouse import EXPORT_FILES, Column, Dialect, Table, TempTable, Transaction
 
@@ -52,6 +55,7 @@ class MergeCounts:
     :param conflicts: events with copies whose values differ, within the run's files or between the
         run's copy and the stored one (JSON columns are not compared with the stored copy).
     :param conflict_samples: a few of their keys, smallest first.
+    :param withdrawal: stored events of rewritten files that the run no longer supplies.
     """
 
     kept: dict[str, int]
@@ -60,6 +64,7 @@ class MergeCounts:
     displaced: dict[str, int] = field(default_factory=dict)
     conflicts: int = 0
     conflict_samples: list[str] = field(default_factory=list)
+    withdrawal: Withdrawal = field(default_factory=Withdrawal)
 
 
 def _differs(a: str, b: str) -> str:
@@ -201,8 +206,9 @@ class StagedMerge:
             batch = pa.RecordBatch.from_arrays([*arrays, ranks], names=list(self.staging.column_names))
             self.scratch.executemany(self._upsert, batch)
 
-    def merge(self) -> MergeCounts:
-        """Merge the staged rows into the target."""
+    def merge(self, rewritten: Collection[str] = ()) -> MergeCounts:
+        """Merge the staged rows into the target; first withdraw the stored events of the ``rewritten``
+        files that the run no longer supplies (:mod:`airflow_sigma.loading.withdraw`)."""
         tx, q = self.tx, self.tx.dialect.quote
         if self.scratch is not None:
             alias = self.scratch.attach(tx, f"sigma_scratch_{self.job}")
@@ -210,6 +216,7 @@ class StagedMerge:
         else:
             best = self._newest_per_event()
         conflicts, samples = self._conflicts(best)
+        withdrawal = withdraw_absent(tx, self.target, best, self.order_table, rewritten)
         tx.execute(
             f"DELETE FROM {best.name} WHERE event_key IN (SELECT b.event_key FROM {best.name} b "
             f"CROSS JOIN {tx.table_name(self.target)} t CROSS JOIN {self.order_table.name} o "
@@ -234,7 +241,7 @@ class StagedMerge:
         key = list(self.target.key)
         for sql in tx.dialect.upsert_changed_sql(tx.table_name(self.target), source, names, key, updates):
             tx.execute(sql)
-        return MergeCounts(kept, sum(kept.values()), former, displaced, conflicts, samples)
+        return MergeCounts(kept, sum(kept.values()), former, displaced, conflicts, samples, withdrawal)
 
     def _conflicts(self, best: TempTable) -> tuple[int, list[str]]:
         """Events whose copies differ: within the run (flagged while staging on SQLite, else found by
