@@ -1,8 +1,9 @@
 """An export rewritten in place: the events it no longer holds are withdrawn, and only those.
 
 Each case loads a file, rewrites it under the same URI (a new version: local files change their
-modification time and size), and loads again, through the real loader, on SQLite, PostgreSQL and
-Snowflake (fakesnow), for the impressions and the audit-history jobs. The tables after the second run
+modification time and size), and loads again, through the real loader, on SQLite, PostgreSQL,
+Snowflake (fakesnow) and the BigQuery stand-in (SQL parsed as BigQuery's by sqlglot, run on DuckDB:
+not proof that BigQuery accepts it), for the impressions and the audit-history jobs. The tables after the second run
 must equal those of a warehouse that only ever read the files as they are now (sigma_export_files
 aside), and a re-run must leave them as they are.
 """
@@ -79,7 +80,7 @@ def fresh(
     return derived(clean, job)
 
 
-@pytest.fixture(params=["sqlite", "postgres", "snowflake"])
+@pytest.fixture(params=["sqlite", "postgres", "snowflake", "bigquery"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
