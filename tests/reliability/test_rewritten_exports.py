@@ -1,11 +1,11 @@
 """An export rewritten in place: the events it no longer holds are withdrawn, and only those.
 
 Each case loads a file, rewrites it under the same URI (a new version: local files change their
-modification time and size), and loads again, through the real loader, on SQLite, PostgreSQL,
-Snowflake (fakesnow) and the BigQuery stand-in (SQL parsed as BigQuery's by sqlglot, run on DuckDB:
-not proof that BigQuery accepts it), for the impressions and the audit-history jobs. The tables after the second run
-must equal those of a warehouse that only ever read the files as they are now (sigma_export_files
-aside), and a re-run must leave them as they are.
+modification time and size), and loads again, through the real loader, for the impressions and the
+audit-history jobs, on SQLite, PostgreSQL, Snowflake (fakesnow) and the BigQuery stand-in (SQL parsed
+as BigQuery's by sqlglot and run on DuckDB: not proof that BigQuery accepts it). The tables after the
+second run must equal those of a warehouse that only ever read the files as they are now
+(sigma_export_files aside), and a re-run must leave them as they are.
 """
 
 from __future__ import annotations
@@ -80,6 +80,14 @@ def fresh(
     return derived(clean, job)
 
 
+def b_also_in_an_older_file(folder: Path, job: str, warehouse: Warehouse) -> tuple[ExportFile, ExportFile]:
+    """Load older.csv (b) and day.csv (a, b, c: b is stored from it), then rewrite day.csv without b."""
+    older = export(folder, job, "older.csv", ["b_elsewhere"], 5)
+    load_job(job, warehouse, [older, export(folder, job, "day.csv", ["a", "b", "c"], 6)], RUN_DATE)
+    assert sources(warehouse, job)["bob@x.com"] == "day.csv"
+    return older, export(folder, job, "day.csv", ["a", "c"], 9)
+
+
 @pytest.fixture(params=["sqlite", "postgres", "snowflake", "bigquery"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -120,11 +128,7 @@ def test_events_no_longer_in_a_rewritten_file_are_withdrawn(
 def test_an_event_an_older_file_of_the_run_still_holds_stays_from_that_file(
     request: pytest.FixtureRequest, tmp_path: Path, backend: str, warehouse: Warehouse, job: str
 ) -> None:
-    folder = tmp_path / "exports"
-    older = export(folder, job, "older.csv", ["b_elsewhere"], 5)
-    load_job(job, warehouse, [older, export(folder, job, "day.csv", ["a", "b", "c"], 6)], RUN_DATE)
-    assert sources(warehouse, job)["bob@x.com"] == "day.csv"
-    rewritten = export(folder, job, "day.csv", ["a", "c"], 9)
+    older, rewritten = b_also_in_an_older_file(tmp_path / "exports", job, warehouse)
     result = load_job(job, warehouse, [older, rewritten], NEXT_RUN)
     assert result.summary()["events_withdrawn"] == 0 and result.withdrawal.moved == 1
     assert sources(warehouse, job) == {
@@ -139,10 +143,7 @@ def test_an_event_an_older_file_of_the_run_still_holds_stays_from_that_file(
 def test_a_copy_in_a_file_the_run_does_not_read_is_not_consulted_until_read_again(
     request: pytest.FixtureRequest, tmp_path: Path, backend: str, warehouse: Warehouse, job: str
 ) -> None:
-    folder = tmp_path / "exports"
-    older = export(folder, job, "older.csv", ["b_elsewhere"], 5)
-    load_job(job, warehouse, [older, export(folder, job, "day.csv", ["a", "b", "c"], 6)], RUN_DATE)
-    rewritten = export(folder, job, "day.csv", ["a", "c"], 9)
+    older, rewritten = b_also_in_an_older_file(tmp_path / "exports", job, warehouse)
     assert load_job(job, warehouse, [rewritten], NEXT_RUN).summary()["events_withdrawn"] == 1
     assert "bob@x.com" not in sources(warehouse, job)
     restored = load_job(job, warehouse, [older, rewritten], NEXT_RUN)  # e.g. files=[older, day]
