@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from airflow_sigma.events import TooManyBadRowsError
 from airflow_sigma.loading import LoadResult
 from airflow_sigma.loading.withdraw import EmptiedExportError
 from airflow_sigma.storage import ExportFile
 from airflow_sigma.warehouse import AUDIT_EVENTS, EXPORT_FILES, IMPRESSION_EVENTS, Table, Warehouse
+from tests.fixtures.cloud import GcsServer, S3Server
 from tests.fixtures.exports import HEADER, at, make_warehouse, tables, write_export
 from tests.reliability.jobs import JOB_TABLES, JOBS, load_job
 
@@ -233,3 +235,55 @@ def test_a_plain_uri_has_no_version_and_withdraws_nothing(warehouse: Warehouse, 
     result: LoadResult = load_job(job, warehouse, [{**rewritten, "version": ""}], NEXT_RUN)  # type: ignore[list-item]
     assert result.summary()["events_withdrawn"] == 0
     assert sorted(sources(warehouse, job)) == ["ann@x.com", "bob@x.com", "cid@x.com"]
+
+
+# -- through the operators, on object storage (S3 ETags, GCS generations) --------------------------------
+
+CONTEXT: Any = {"data_interval_start": at("2024-05-01T00:00"), "data_interval_end": at("2024-05-02T00:00")}
+
+
+def test_an_s3_object_rewritten_in_place_withdraws_through_the_impressions_operator(
+    aws_connection: S3Server, s3_bucket: str, postgres_conn_id: str
+) -> None:
+    from airflow_sigma.operators import SigmaAggregateImpressionsOperator
+
+    def put(rows: Sequence[str], hour: int) -> None:
+        body = "".join(f"{line}\n" for line in (HEADER, *(ROWS["impressions"][r] for r in rows)))
+        aws_connection.put(s3_bucket, "sigma/latest.csv", body, last_modified=at(f"2024-05-01T{hour:02d}:00"))
+
+    operator = SigmaAggregateImpressionsOperator(
+        task_id="aggregate", bucket_uri=f"s3://{s3_bucket}/sigma", warehouse_conn_id=postgres_conn_id
+    )
+    put(["a", "b", "c"], 6)
+    assert operator.execute(CONTEXT)["events_withdrawn"] == 0
+    put(["a", "c"], 9)  # same key, new ETag
+    with capture_logs() as logs:
+        summary = operator.execute(CONTEXT)
+    assert summary["events_withdrawn"] == 1 and summary["events_written"] == 2
+    assert "1 stored event(s) were withdrawn" in "\n".join(str(entry) for entry in logs)
+    assert sorted(sources(Warehouse.from_conn_id(postgres_conn_id), "impressions")) == [
+        "ann@x.com",
+        "cid@x.com",
+    ]
+    assert operator.execute(CONTEXT)["events_withdrawn"] == 0  # the re-run changes nothing
+
+
+def test_a_gcs_object_rewritten_in_place_withdraws_through_the_audit_operator(
+    gcs_connection: GcsServer, gcs_bucket: str, sqlite_conn_id: str
+) -> None:
+    from airflow_sigma.operators import SigmaLoadAuditEventsOperator
+
+    def put(rows: Sequence[str], hour: int) -> None:
+        body = "".join(f"{line}\n" for line in (AUDIT_HEADER, *(ROWS["audit"][r] for r in rows)))
+        gcs_connection.put(
+            gcs_bucket, "sigma/latest.csv", body, last_modified=at(f"2024-05-01T{hour:02d}:00")
+        )
+
+    operator = SigmaLoadAuditEventsOperator(
+        task_id="audit", bucket_uri=f"gs://{gcs_bucket}/sigma", warehouse_conn_id=sqlite_conn_id
+    )
+    put(["a", "b", "c"], 6)
+    operator.execute(CONTEXT)
+    put(["a", "c"], 9)  # a new generation
+    assert operator.execute(CONTEXT)["events_withdrawn"] == 1
+    assert sorted(sources(Warehouse.from_conn_id(sqlite_conn_id), "audit")) == ["ann@x.com", "cid@x.com"]
