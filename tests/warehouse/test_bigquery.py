@@ -7,12 +7,13 @@ by sqlglot and executed on DuckDB). Not run on BigQuery.
 from __future__ import annotations
 
 import json
-from datetime import date
+import tempfile
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from google.api_core.exceptions import Forbidden, InternalServerError
+from google.api_core.exceptions import BadRequest, Forbidden, InternalServerError
 
 from airflow_sigma.storage import ExportFile
 from airflow_sigma.testing.exports import GroundTruth, write_exports
@@ -176,8 +177,6 @@ def test_tables_are_partitioned_by_day_and_clustered_by_their_keys(
 
 def test_a_standalone_temp_table_is_what_bigquery_refuses(fake_bigquery: FakeBigQuery) -> None:
     """The stand-in refuses what BigQuery refuses, so the tests above would catch it."""
-    from google.api_core.exceptions import BadRequest
-
     client = fake_bigquery.client()
     with pytest.raises(BadRequest, match="requires a script or session"):
         client.query("CREATE TEMP TABLE t (a INT64)")
@@ -279,11 +278,10 @@ def test_checked_passes_and_leaves_nothing_behind(make_warehouse: Any, fake_bigq
     assert not fake_bigquery.sessions
 
 
-def test_a_bigquery_connection_through_the_bigquery_hook(
-    monkeypatch: pytest.MonkeyPatch, fake_bigquery: FakeBigQuery
-) -> None:
-    """``Warehouse.from_conn_id`` on a ``gcpbigquery`` connection: the hook's client (stood in for at
-    ``BigQueryHook.get_client``), its project and location, and its schema as the default dataset."""
+@pytest.fixture
+def bigquery_conn_id(monkeypatch: pytest.MonkeyPatch, fake_bigquery: FakeBigQuery) -> list[tuple[str, Any]]:
+    """A ``gcpbigquery`` Airflow connection ``sigma_test_bigquery`` whose ``BigQueryHook.get_client``
+    returns a client of ``fake_bigquery``; the list records the (project, location) each call asked."""
     from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 
     connection = {
@@ -292,13 +290,20 @@ def test_a_bigquery_connection_through_the_bigquery_hook(
         "extra": {"project": PROJECT, "location": "EU"},
     }
     monkeypatch.setenv("AIRFLOW_CONN_SIGMA_TEST_BIGQUERY", json.dumps(connection))
-    asked: list[tuple[str, str | None]] = []
+    asked: list[tuple[str, Any]] = []
 
     def get_client(self: Any, project_id: str, location: str | None = None) -> Any:
         asked.append((project_id, location))
         return fake_bigquery.client()
 
     monkeypatch.setattr(BigQueryHook, "get_client", get_client)
+    return asked
+
+
+def test_a_bigquery_connection_through_the_bigquery_hook(bigquery_conn_id: list[tuple[str, Any]]) -> None:
+    """``Warehouse.from_conn_id`` on a ``gcpbigquery`` connection: the hook's client (stood in for at
+    ``BigQueryHook.get_client``), its project and location, and its schema as the default dataset."""
+    asked = bigquery_conn_id
     warehouse = Warehouse.from_conn_id("sigma_test_bigquery").checked()
     assert isinstance(warehouse.dialect, BigQueryDialect)
     assert warehouse.description == (
@@ -317,3 +322,84 @@ def test_a_second_warehouse_on_the_same_project_keeps_its_own_dataset(fake_bigqu
     other.ensure_tables(WORKBOOKS)
     assert fake_bigquery.client()._columns("other_ds", "sigma_workbooks")
     assert not fake_bigquery.client()._columns(DATASET, "sigma_workbooks")
+
+
+def test_a_missing_privilege_fails_the_operator_before_any_sigma_call(
+    sigma_server: Any, monkeypatch: pytest.MonkeyPatch, bigquery_conn_id: Any, fake_bigquery: FakeBigQuery
+) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from airflow_sigma.operators import SigmaDiscoverWorkbooksOperator
+
+    monkeypatch.setenv("AIRFLOW_CONN_SIGMA_FIRST", sigma_server.connection_json())
+    fake_bigquery.fail(
+        "create_table",
+        lambda target: True,
+        Forbidden(f"Access Denied: Dataset {PROJECT}:{DATASET}: Permission bigquery.tables.create denied"),
+    )
+    operator = SigmaDiscoverWorkbooksOperator(
+        task_id="discover",
+        sigma_conn_id="sigma_first",
+        warehouse_conn_id="sigma_test_bigquery",
+        sigma_hook_params={"client_kwargs": {"max_retries": 0}},
+    )
+    day = datetime(2026, 4, 5, tzinfo=timezone.utc)
+    with pytest.raises(AirflowFailException) as raised:
+        operator.execute({"data_interval_start": day, "data_interval_end": day + timedelta(days=1)})
+    assert isinstance(raised.value.__cause__, WarehouseConnectionError)
+    assert f"roles/bigquery.dataEditor on dataset {PROJECT}.{DATASET}" in str(raised.value)
+    assert sigma_server.stats.requests == 0
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_a_failed_load_job_writes_nothing_and_leaves_no_staging_table(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    job: str,
+    exports: Any,
+    fake_bigquery: FakeBigQuery,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    files, _ = exports
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    warehouse = make_warehouse(request, tmp_path, "bigquery")
+    (first, first_date), (second, second_date) = runs(files)
+    load_job(job, warehouse, first, first_date)
+    before = tables(warehouse, JOB_TABLES[job])
+    fake_bigquery.fail("load", lambda target: True, BadRequest("Error while reading data: injected"))
+    with pytest.raises(BadRequest, match="injected"):
+        load_job(job, warehouse, second, second_date)
+    assert tables(warehouse, JOB_TABLES[job]) == before
+    staging = [j.target for j in fake_bigquery.jobs if j.kind == "create_table"]
+    assert staging and not any(fake_bigquery.client()._columns(*name.split(".")) for name in staging)
+    assert not fake_bigquery.sessions
+    assert not list(scratch.glob("sigma-bigquery-*.parquet"))
+
+
+def test_staged_batches_go_to_disk_as_they_arrive(tmp_path: Path) -> None:
+    """Bounded memory: each batch is written to the Parquet file (as a row group) when it is staged."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from airflow_sigma.warehouse import Column
+    from airflow_sigma.warehouse.bigquery.loads import ParquetStage
+
+    columns = (Column("event_key", "text", "k"), Column("n", "integer", "n"), Column("at", "timestamp", "t"))
+    stage = ParquetStage("sigma_stage_x", columns)
+    sizes = []
+    try:
+        for batch in range(5):
+            keys = pa.array([f"e{batch}-{i}" for i in range(2_000)])
+            numbers = pa.array(range(2_000), pa.int64())
+            stamps = pa.array([datetime(2024, 5, 1, tzinfo=timezone.utc)] * 2_000)
+            assert stage.write([keys, numbers, stamps]) == 2_000
+            sizes.append(Path(stage.path).stat().st_size)
+        stage.close()
+        assert sizes == sorted(sizes) and sizes[0] < sizes[-1]  # written out batch by batch
+        assert pq.ParquetFile(stage.path).metadata.num_row_groups == 5
+        assert pq.read_table(stage.path).num_rows == 10_000
+    finally:
+        stage.discard()
+    assert not Path(stage.path).exists()

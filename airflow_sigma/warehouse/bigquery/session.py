@@ -168,6 +168,7 @@ class SessionConnection:
             rows = job.result()
         if self.session_id is None:
             self.session_id = job.session_info.session_id
+            log.info("BigQuery session %s opened (%s)", self.session_id, self.description)
         return job, rows
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> tuple[Any, Any]:
