@@ -285,6 +285,14 @@ class Dialect:
     def check_writable(self, cursor: Any) -> None:
         """Fail now if the database refuses writes (inside a transaction that is then rolled back)."""
 
+    def check_privileges(self, cursor: Any, schema: str | None) -> None:
+        """Fail now, naming the privilege and the grant, if the connection's role lacks one the jobs
+        need (nothing by default: the first statement that needs it fails).
+
+        :param schema: the schema of the tables (None: the connection's default).
+        :raises WarehouseConnectionError: a privilege is missing.
+        """
+
     def bulk_insert(
         self,
         cursor: Any,
@@ -311,6 +319,15 @@ class Dialect:
             cursor.execute(sql, [value for row in zip(*chunk, strict=True) for value in row])
             total += count
         return total
+
+    def prepare_staging(self, cursor: Any) -> None:
+        """Create what :meth:`array_load` needs besides the staging tables (a stage on Snowflake); run
+        with the first temp table of a transaction, so before its first write. Nothing by default."""
+
+    def array_load(self, cursor: Any, qualified_name: str, columns: Sequence[Column]) -> ArrayLoad:
+        """How batches appended to the staging table ``qualified_name`` reach it: by default each batch
+        at once, through :meth:`append_arrays`."""
+        return ArrayLoad(self, cursor, qualified_name, columns)
 
     def append_arrays(
         self, cursor: Any, qualified_name: str, columns: Sequence[Column], arrays: Sequence[Any]
@@ -400,6 +417,28 @@ class Dialect:
             f"(PARTITION BY {key} ORDER BY {order}) AS sigma_rank FROM {source} s) ranked "
             "WHERE sigma_rank = 1"
         )
+
+
+class ArrayLoad:
+    """Batches of Arrow arrays appended to one staging table during a transaction
+    (:meth:`Transaction.append_arrays <airflow_sigma.warehouse.Transaction.append_arrays>`).
+
+    This one writes each batch at once with :meth:`Dialect.append_arrays`; an engine may instead buffer
+    them and load them in bulk at :meth:`flush`, which the transaction calls before its next statement.
+    """
+
+    def __init__(self, dialect: Dialect, cursor: Any, qualified_name: str, columns: Sequence[Column]) -> None:
+        self.dialect, self.cursor, self.name, self.columns = dialect, cursor, qualified_name, tuple(columns)
+
+    def write(self, arrays: Sequence[Any]) -> int:
+        """Append one batch (arrays in the order of the columns); returns its number of rows."""
+        return self.dialect.append_arrays(self.cursor, self.name, self.columns, arrays)
+
+    def flush(self) -> None:
+        """Make every row written so far visible to SQL (nothing to do here)."""
+
+    def discard(self) -> None:
+        """Drop what was written but not flushed (the transaction failed); nothing to do here."""
 
 
 def on_conflict_sql(

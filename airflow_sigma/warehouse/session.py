@@ -25,6 +25,7 @@ from typing import Any
 
 from airflow_sigma.warehouse.connection import airflow_connection, explained_errors, sql_hook
 from airflow_sigma.warehouse.dialects import Dialect, dialect_for
+from airflow_sigma.warehouse.generic import ArrayLoad
 from airflow_sigma.warehouse.tables import Column, Table
 from airflow_sigma.warehouse.values import (
     CANONICAL,
@@ -165,11 +166,13 @@ class Warehouse:
     def checked(self) -> Warehouse:
         """Connect, and check that the database takes writes, before any expensive work; returns self.
 
-        :raises WarehouseConnectionError: the warehouse cannot be reached or refuses writes.
+        :raises WarehouseConnectionError: the warehouse cannot be reached, refuses writes, or the
+            connection's role lacks a privilege the jobs need (named, with the grant that gives it).
         """
         with self.transaction() as tx:
             tx.query("SELECT 1")
             self.dialect.check_writable(tx.cursor)
+            self.dialect.check_privileges(tx.cursor, self.schema)
         return self
 
     @contextmanager
@@ -190,11 +193,14 @@ class Warehouse:
         try:
             self.dialect.begin(connection, write)
             cursor = connection.cursor()
+            tx = Transaction(self, cursor)
             try:
-                yield Transaction(self, cursor)
+                yield tx
+                tx.flush()
                 if write:
                     self.dialect.before_commit(cursor)
             finally:
+                tx.discard_loads()
                 cursor.close()
             connection.commit()
         except BaseException:
@@ -227,6 +233,8 @@ class Transaction:
         self.dialect = warehouse.dialect
         self.cursor = cursor
         self.writing = False
+        self._loads: dict[str, ArrayLoad] = {}
+        self._staging_prepared = False
 
     def begin_writes(self) -> None:
         """Mark the start of the writes (done by every writing method): from here on only DML.
@@ -262,10 +270,12 @@ class Transaction:
         has such locks), so that two runs writing the same tables take turns instead of deadlocking."""
         sql = self.dialect.lock_sql()
         if sql is not None:
+            self.flush()
             self.cursor.execute(sql, [f"airflow_sigma:{self.table_name(table)}"])
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> int:
         """Run one statement (in the dialect's paramstyle); returns the driver's rowcount."""
+        self.flush()
         verb = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
         if verb in _DDL_VERBS:
             self.check_ddl(sql.lstrip()[:60])
@@ -344,6 +354,9 @@ class Transaction:
         """
         spec = tuple(columns.columns if isinstance(columns, Table) else columns)
         self.check_ddl(f"creating the temp table {name}")
+        if not self._staging_prepared:
+            self.dialect.prepare_staging(self.cursor)
+            self._staging_prepared = True
         self.cursor.execute(self.dialect.create_temp_table_sql(name, spec))
         temp = TempTable(self.dialect.temp_table_name(name), spec)
         if rows is not None:
@@ -364,17 +377,38 @@ class Transaction:
         :param columns: column names; all columns of the table when None.
         """
         self.begin_writes()
+        self.flush()
         return self.dialect.bulk_insert(self.cursor, self.table_name(table), table.select(columns), rows)
 
     def append_arrays(self, table: TempTable, arrays: Sequence[Any]) -> int:
         """Append one batch of Arrow arrays (in the order of the table's columns) by the engine's bulk
-        path; returns the number of rows."""
+        path; returns the number of rows.
+
+        An engine may hold the rows back to load them in bulk (Parquet files on Snowflake): they reach
+        the table at :meth:`flush`, which runs before the transaction's next statement."""
         if len(arrays) != len(table.columns):
             raise ValueError(f"{table.name}: {len(arrays)} arrays for {len(table.columns)} columns")
         if not len(arrays[0]):
             return 0
         self.begin_writes()
-        return self.dialect.append_arrays(self.cursor, table.name, table.columns, arrays)
+        load = self._loads.get(table.name)
+        if load is None:
+            load = self._loads[table.name] = self.dialect.array_load(self.cursor, table.name, table.columns)
+        return load.write(arrays)
+
+    def flush(self) -> None:
+        """Load the rows :meth:`append_arrays` holds back into their tables (done before every other
+        statement of the transaction, and before it commits)."""
+        while self._loads:
+            name = next(iter(self._loads))
+            self._loads[name].flush()
+            del self._loads[name]
+
+    def discard_loads(self) -> None:
+        """Drop the rows held back and not loaded (the transaction is ending)."""
+        loads, self._loads = self._loads, {}
+        for load in loads.values():
+            load.discard()
 
     def delete(self, table: Table | TempTable, where: Mapping[str, Any]) -> int:
         """Delete the rows matching ``where`` (see :meth:`where`); returns the driver's rowcount."""
