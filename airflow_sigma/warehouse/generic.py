@@ -272,6 +272,14 @@ class Dialect:
         :param write: False for transactions that only read (SQLite then takes no write lock).
         """
 
+    def sql_hook(self, conn_id: str, hook_params: dict[str, Any] | None) -> Any:
+        """A SQL hook on ``conn_id`` when the connection type's own hook is not one (None by default).
+
+        :param conn_id: the Airflow connection id.
+        :param hook_params: passed to the hook's constructor.
+        """
+        return None
+
     def endpoint(self, conn_id: str, connection: Any, hook: Any) -> Endpoint:
         """Check the Airflow ``connection`` and say how to connect (default: the hook's ``get_conn``).
 

@@ -109,8 +109,9 @@ class Warehouse:
     ) -> Warehouse:
         """A warehouse on any Airflow SQL connection, through its common-sql ``DbApiHook``.
 
-        :param conn_id: Airflow connection id (sqlite, postgres, snowflake, gcpbigquery, or any other
-            connection whose hook is a ``DbApiHook``; those get the generic dialect).
+        :param conn_id: Airflow connection id (sqlite, postgres, snowflake, gcpbigquery or
+            google_cloud_platform, or any other connection whose hook is a ``DbApiHook``; those get the
+            generic dialect).
         :param schema: see :class:`Warehouse`.
         :param table_prefix: see :class:`Warehouse`.
         :param dialect: overrides the dialect picked from the connection type.
@@ -120,6 +121,8 @@ class Warehouse:
 
         connection = airflow_connection(conn_id)
         hook = sql_hook(conn_id, connection, hook_params)
+        if not isinstance(hook, DbApiHook):  # e.g. google_cloud_platform: BigQuery's hook on it
+            hook = dialect_for(connection.conn_type or "").sql_hook(conn_id, hook_params) or hook
         if not isinstance(hook, DbApiHook):
             raise WarehouseConnectionError(
                 f"Connection {conn_id!r} has type {connection.conn_type!r}, whose hook "

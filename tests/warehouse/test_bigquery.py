@@ -278,14 +278,17 @@ def test_checked_passes_and_leaves_nothing_behind(make_warehouse: Any, fake_bigq
     assert not fake_bigquery.sessions
 
 
-@pytest.fixture
-def bigquery_conn_id(monkeypatch: pytest.MonkeyPatch, fake_bigquery: FakeBigQuery) -> list[tuple[str, Any]]:
-    """A ``gcpbigquery`` Airflow connection ``sigma_test_bigquery`` whose ``BigQueryHook.get_client``
-    returns a client of ``fake_bigquery``; the list records the (project, location) each call asked."""
+@pytest.fixture(params=["gcpbigquery", "google_cloud_platform"])
+def bigquery_conn_id(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, fake_bigquery: FakeBigQuery
+) -> list[tuple[str, Any]]:
+    """An Airflow connection ``sigma_test_bigquery`` of either Google type whose
+    ``BigQueryHook.get_client`` returns a client of ``fake_bigquery``; the list records the (project,
+    location) each call asked."""
     from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 
     connection = {
-        "conn_type": "gcpbigquery",
+        "conn_type": request.param,
         "schema": DATASET,
         "extra": {"project": PROJECT, "location": "EU"},
     }
@@ -301,8 +304,9 @@ def bigquery_conn_id(monkeypatch: pytest.MonkeyPatch, fake_bigquery: FakeBigQuer
 
 
 def test_a_bigquery_connection_through_the_bigquery_hook(bigquery_conn_id: list[tuple[str, Any]]) -> None:
-    """``Warehouse.from_conn_id`` on a ``gcpbigquery`` connection: the hook's client (stood in for at
-    ``BigQueryHook.get_client``), its project and location, and its schema as the default dataset."""
+    """``Warehouse.from_conn_id`` on a ``gcpbigquery`` or ``google_cloud_platform`` connection: the
+    ``BigQueryHook``'s client (stood in for at ``BigQueryHook.get_client``), its project and location,
+    and its schema as the default dataset."""
     asked = bigquery_conn_id
     warehouse = Warehouse.from_conn_id("sigma_test_bigquery").checked()
     assert isinstance(warehouse.dialect, BigQueryDialect)

@@ -120,6 +120,12 @@ class BigQueryDialect(Dialect):
         return super().append_arrays(cursor, qualified_name, columns, arrays)
 
     # -- connections -----------------------------------------------------------------------------------
+    def sql_hook(self, conn_id: str, hook_params: dict[str, Any] | None) -> Any:
+        """``BigQueryHook`` on a ``google_cloud_platform`` connection (the one Google operators use)."""
+        from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
+
+        return BigQueryHook(gcp_conn_id=conn_id, **(hook_params or {}))
+
     def endpoint(self, conn_id: str, connection: Any, hook: Any) -> Endpoint:
         """Sessions of the ``google.cloud.bigquery`` client of the connection's ``BigQueryHook``
         (project, credentials and ``location`` from the connection; its ``schema``, or extra
@@ -127,7 +133,7 @@ class BigQueryDialect(Dialect):
         if not hasattr(hook, "get_client"):
             raise WarehouseConnectionError(
                 f"Connection {conn_id!r}: its hook {type(hook).__name__} has no BigQuery client; use a "
-                "connection of type gcpbigquery (apache-airflow-providers-google)"
+                "connection of type gcpbigquery or google_cloud_platform (apache-airflow-providers-google)"
             )
         extra = connection.extra_dejson or {}
         # The project as configured; else the credentials' own (which loads them).
