@@ -37,7 +37,7 @@ from airflow_sigma.loading.records import (
     record_export_files,
 )
 from airflow_sigma.loading.settings import TaskLog
-from airflow_sigma.loading.withdraw import Withdrawal, check_not_emptied, rewritten_files
+from airflow_sigma.loading.withdraw import Span, Withdrawal, check_not_emptied, rewritten_files, widen_span
 from airflow_sigma.storage import ExportFile, open_export
 from airflow_sigma.warehouse import Column, Table, Transaction, Warehouse
 
@@ -53,8 +53,9 @@ FUTURE_TOLERANCE = timedelta(days=1)
 class EventJob(Protocol):
     """What a loading job supplies: how to read a file, where events go, what to rebuild after.
 
-    ``target`` is keyed by ``event_key`` and has ``day`` (the UTC date of the event) and
-    ``source_uri`` columns; the reader's batches carry every column of it but ``source_uri`` by name.
+    ``target`` is keyed by ``event_key`` and has ``request_time`` (when the event happened), ``day``
+    (its UTC date) and ``source_uri`` columns; the reader's batches carry every column of it but
+    ``source_uri`` by name.
     """
 
     @property
@@ -258,6 +259,7 @@ def load_exports(
     types = {c.name: c.type for c in job.target.columns}
     results: list[FileResult] = []
     days: set[date] = set()
+    spans: dict[str, Span] = {}
     # The scratch directory goes after the connection that attached the staging database in it.
     with scratch_for(warehouse.dialect) as scratch, warehouse.transaction() as tx:
         tx.lock(job.target)
@@ -270,7 +272,14 @@ def load_exports(
             for rank, export in enumerate(ranked, start=1):
                 budget = _budget(max_bad_row_fraction, [r.stats for r in results], ranked[rank:])
                 stats = _stage_file(
-                    job, merger, export, columns, types, days, (latest, budget), (aws_conn_id, gcp_conn_id)
+                    job,
+                    merger,
+                    export,
+                    columns,
+                    types,
+                    (days, spans),
+                    (latest, budget),
+                    (aws_conn_id, gcp_conn_id),
                 )
                 results.append(FileResult(export, rank, stats))
                 _log_file(logger, job, stats, rank, len(ranked))
@@ -281,7 +290,8 @@ def load_exports(
             accepted = sum(r.stats.rows_accepted for r in results)
             check_not_emptied(tx, job.target, rewritten, results)
             job.prepare(tx, sorted(days))
-            merged = merger.merge(rewritten) if accepted or rewritten else MergeCounts({}, 0)
+            withdrawing = {uri: spans[uri] for uri in rewritten if uri in spans}
+            merged = merger.merge(withdrawing) if accepted else MergeCounts({}, 0)
         for result in results:
             result.duplicates = result.stats.rows_accepted - merged.kept.get(result.export["uri"], 0)
         details = job.finish(tx, sorted(days | set(merged.former_days) | set(merged.withdrawal.days)))
@@ -304,8 +314,9 @@ def _log_withdrawal(logger: TaskLog, job: str, withdrawal: Withdrawal, samples: 
     files = ", ".join(f"{uri} ({count})" for uri, count in sorted(withdrawal.by_file.items()))
     logger.warning(
         "[%s] %d stored event(s) were withdrawn: files rewritten since an earlier run read them no longer "
-        "hold them, and no other file of the run does%s%s. %d other event(s) of those files now come "
-        "from an older file of the run that still holds them. The %d day(s) they were on were rebuilt.",
+        "hold them within the time span they now cover, and no other file of the run does%s%s. %d other "
+        "event(s) of those files now come from an older file of the run that still holds them. The %d "
+        "day(s) they were on were rebuilt.",
         job,
         withdrawal.events,
         f" ({files})" if files else "",
@@ -321,11 +332,12 @@ def _stage_file(
     export: ExportFile,
     columns: Sequence[Column],
     types: Mapping[str, str],
-    days: set[date],
+    seen: tuple[set[date], dict[str, Span]],
     limits: tuple[datetime, BadRowBudget],
     conn_ids: tuple[str | None, str | None],
 ) -> FileStats:
-    run_latest, budget = limits
+    """Stage one file; add its events' days to ``seen[0]`` and their time span to ``seen[1]``."""
+    (days, spans), (run_latest, budget) = seen, limits
     modified = file_recency(export)[0]
     latest = run_latest if modified is None else max(run_latest, modified + FUTURE_TOLERANCE)
     with open_export(export, mode="rb", aws_conn_id=conn_ids[0], gcp_conn_id=conn_ids[1]) as stream:
@@ -338,6 +350,7 @@ def _stage_file(
                 arrays = staged_arrays(batch, columns, types)
                 merger.write(export, arrays)
                 days.update(pc.unique(batch.column("day")).to_pylist())
+                widen_span(spans, export["uri"], batch.column("request_time"))
         finally:
             close = getattr(batches, "close", None)
             if close is not None:

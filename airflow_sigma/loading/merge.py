@@ -20,7 +20,7 @@ from the stored copy) are counted, with a few keys as samples (:attr:`MergeCount
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -32,7 +32,7 @@ import pyarrow as pa
 from airflow_sigma.loading.files import file_recency
 from airflow_sigma.loading.scratch import ScratchDatabase, scratch_directory
 from airflow_sigma.loading.staging import constant_column
-from airflow_sigma.loading.withdraw import Withdrawal, withdraw_absent
+from airflow_sigma.loading.withdraw import Span, Withdrawal, withdraw_absent
 from airflow_sigma.storage import ExportFile
 from airflow_sigma.warehouse import EXPORT_FILES, Column, Dialect, Table, TempTable, Transaction
 
@@ -206,9 +206,10 @@ class StagedMerge:
             batch = pa.RecordBatch.from_arrays([*arrays, ranks], names=list(self.staging.column_names))
             self.scratch.executemany(self._upsert, batch)
 
-    def merge(self, rewritten: Collection[str] = ()) -> MergeCounts:
+    def merge(self, rewritten: Mapping[str, Span] | None = None) -> MergeCounts:
         """Merge the staged rows into the target; first withdraw the stored events of the ``rewritten``
-        files that the run no longer supplies (:mod:`airflow_sigma.loading.withdraw`)."""
+        files (with their new time spans) that the run no longer supplies
+        (:mod:`airflow_sigma.loading.withdraw`)."""
         tx, q = self.tx, self.tx.dialect.quote
         if self.scratch is not None:
             alias = self.scratch.attach(tx, f"sigma_scratch_{self.job}")
@@ -216,7 +217,7 @@ class StagedMerge:
         else:
             best = self._newest_per_event()
         conflicts, samples = self._conflicts(best)
-        withdrawal = withdraw_absent(tx, self.target, best, self.order_table, rewritten)
+        withdrawal = withdraw_absent(tx, self.target, best, self.order_table, rewritten or {})
         tx.execute(
             f"DELETE FROM {best.name} WHERE event_key IN (SELECT b.event_key FROM {best.name} b "
             f"CROSS JOIN {tx.table_name(self.target)} t CROSS JOIN {self.order_table.name} o "

@@ -33,23 +33,23 @@ from tests.reliability.jobs import JOB_TABLES, JOBS, load_job
 RUN_DATE = date(2024, 5, 1)
 NEXT_RUN = date(2024, 5, 2)
 AUDIT_HEADER = "Event Id,Request Time,Event Type,Event Name,Event Status,User Email,Client IP"
+# a, b and c on three days: b, alone on its day, lies between a and c (within the span of a and c).
 ROWS = {
     "impressions": {
-        "a": "2024-05-01T10:00:00Z,ann@x.com,wbA,el1,1",
-        "b": "2024-04-30T11:00:00Z,bob@x.com,wbB,,2",
-        "c": "2024-05-01T12:00:00Z,cid@x.com,wbA,,1",
-        "b_elsewhere": "2024-04-30T11:00:00Z,bob@x.com,wbB,,2",
+        "a": "2024-04-30T10:00:00Z,ann@x.com,wbA,el1,1",
+        "b": "2024-05-01T11:00:00Z,bob@x.com,wbB,,2",
+        "c": "2024-05-02T12:00:00Z,cid@x.com,wbA,,1",
+        "b_elsewhere": "2024-05-01T11:00:00Z,bob@x.com,wbB,,2",
     },
     "audit": {
-        "a": "e1,2024-05-01T10:00:00Z,ACCESS_SIGMA,Login,Success,ann@x.com,10.0.0.1",
-        "b": "e2,2024-04-30T11:00:00Z,ACCESS_SIGMA,Login,Failure,bob@x.com,10.0.0.2",
-        "c": "e3,2024-05-01T12:00:00Z,OBJECT_INTERACTION,View,Success,cid@x.com,10.0.0.3",
-        "b_elsewhere": "e2,2024-04-30T11:00:00Z,ACCESS_SIGMA,Login,Success,bob@x.com,10.0.0.2",
+        "a": "e1,2024-04-30T10:00:00Z,ACCESS_SIGMA,Login,Success,ann@x.com,10.0.0.1",
+        "b": "e2,2024-05-01T11:00:00Z,ACCESS_SIGMA,Login,Failure,bob@x.com,10.0.0.2",
+        "c": "e3,2024-05-02T12:00:00Z,OBJECT_INTERACTION,View,Success,cid@x.com,10.0.0.3",
+        "b_elsewhere": "e2,2024-05-01T11:00:00Z,ACCESS_SIGMA,Login,Success,bob@x.com,10.0.0.2",
     },
 }
 HEADERS = {"impressions": HEADER, "audit": AUDIT_HEADER}
 TARGETS = {"impressions": IMPRESSION_EVENTS, "audit": AUDIT_EVENTS}
-EMAIL_DAYS = {"ann@x.com": "2024-05-01", "bob@x.com": "2024-04-30", "cid@x.com": "2024-05-01"}
 
 
 def export(folder: Path, job: str, name: str, rows: Sequence[str], hour: int) -> ExportFile:
@@ -117,7 +117,7 @@ def test_events_no_longer_in_a_rewritten_file_are_withdrawn(
     caplog.set_level("INFO")
     result.log(logging.getLogger(__name__))  # what the operator logs
     assert result.summary()["events_withdrawn"] == 1
-    assert result.withdrawal.days == [date(2024, 4, 30)]
+    assert result.withdrawal.days == [date(2024, 5, 1)]
     assert "1 stored event(s) were withdrawn" in caplog.text and "day.csv (1)" in caplog.text
     assert sorted(sources(warehouse, job)) == ["ann@x.com", "cid@x.com"]
     after = derived(warehouse, job)
@@ -152,6 +152,24 @@ def test_a_copy_in_a_file_the_run_does_not_read_is_not_consulted_until_read_agai
     assert restored.summary()["events_withdrawn"] == 0
     assert sources(warehouse, job)["bob@x.com"] == "older.csv"
     assert derived(warehouse, job) == fresh(request, tmp_path, backend, job, [older, rewritten])
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_events_that_left_a_rolling_export_window_are_kept(
+    tmp_path: Path, warehouse: Warehouse, job: str
+) -> None:
+    """An export overwritten daily with the last n days: the new version starts later, its older
+    events are outside the new span and stay (Sigma's file without the date-time prefix)."""
+    folder = tmp_path / "exports"
+    load_job(job, warehouse, [export(folder, job, "latest.csv", ["a", "b"], 6)], RUN_DATE)
+    moved_on = export(folder, job, "latest.csv", ["b", "c"], 9)
+    result = load_job(job, warehouse, [moved_on], NEXT_RUN)
+    assert result.summary()["events_withdrawn"] == 0 and result.withdrawal.days == []
+    assert sources(warehouse, job) == {
+        "ann@x.com": "latest.csv",
+        "bob@x.com": "latest.csv",
+        "cid@x.com": "latest.csv",
+    }
 
 
 def test_a_file_read_again_unchanged_withdraws_nothing(warehouse: Warehouse, tmp_path: Path) -> None:
