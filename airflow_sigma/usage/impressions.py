@@ -29,6 +29,7 @@ from airflow_sigma.events.stats import BadRowBudget, FileStats
 from airflow_sigma.loading.settings import TaskLog, check_positive_int
 from airflow_sigma.loading.sql import ensure_index
 from airflow_sigma.usage.summary import LAST_SEEN, forget_last_seen
+from airflow_sigma.usage.window import TABLES as WINDOW_TABLES
 from airflow_sigma.warehouse import IMPRESSION_EVENTS, IMPRESSIONS_DAILY, Table, Transaction
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class ImpressionsJob:
 
     name: ClassVar[str] = "impressions"
     target: ClassVar[Table] = IMPRESSION_EVENTS
-    tables: ClassVar[tuple[Table, ...]] = (IMPRESSION_EVENTS, IMPRESSIONS_DAILY, LAST_SEEN)
+    tables: ClassVar[tuple[Table, ...]] = (IMPRESSION_EVENTS, IMPRESSIONS_DAILY, LAST_SEEN, *WINDOW_TABLES)
 
     def __post_init__(self) -> None:
         check_retention_days(self.event_retention_days)

@@ -25,17 +25,21 @@ Definitions (all windows are N UTC days ending on ``as_of`` inclusive):
   rows, distinct users over all their impressions, the latest ``last_impression_at``, and ``used``
   when at least one of them is used. A data model no workbook uses is not used.
 
-**Cost.** A run reads the daily table only over its longest window (60 days, or ``used_window_days``
-when longer), whatever the history. Last impressions before that window come from
-``sigma_usage_last_seen``, an internal table kept by the runs themselves: the last day of every
-workbook and element seen, complete through the day its row ``('', '')`` holds. Each run folds in the
-days between that day and its window (one day for a daily run), so the table grows with the content
-ever viewed, not with the days. A run for an ``as_of`` older than that day (a backfill after later
-runs) reads the daily table's older days instead, and leaves the table alone. Rebuilding daily rows of
-a day the table covers (events later than the longest window: only with ``event_retention_days``
-above 60) empties it, and the next run refills it from the whole daily table once. Last impressions
-survive rows deleted from ``sigma_impressions_daily`` by hand; drop ``sigma_usage_last_seen`` too to
-forget them.
+**Cost.** A run reads only the newest days of the daily table (``RECENT_DAYS``), whatever the
+history and the windows: the older part of every window comes from the ``sigma_usage_window_*``
+tables (totals per workbook and element, last days per viewer, totals per day), which each daily
+run brings forward by one day, adding that day and subtracting the days that leave the windows (see
+:mod:`airflow_sigma.usage.window`). Last
+impressions before the longest window (60 days, or ``used_window_days`` when longer) come from
+``sigma_usage_last_seen``, the last day of every workbook and element seen, complete through the day
+its row ``('', '')`` holds. Each run folds in the days between that day and its window (one day for a
+daily run), so the table grows with the content ever viewed, not with the days. A run for an
+``as_of`` older than either table (a backfill after later runs) reads the daily table's days itself,
+and leaves the tables alone. Rebuilding daily rows of a day a table covers empties it (the window
+state: a day before the recent days, which a daily load with ``days_back`` up to 2 never does;
+``sigma_usage_last_seen``: a day before the longest window, only with ``event_retention_days`` above
+60), and the next run refills it once. Last impressions survive rows deleted from
+``sigma_impressions_daily`` by hand; drop ``sigma_usage_last_seen`` too to forget them.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ from typing import Any
 from airflow_sigma.loading.settings import TaskLog, check_positive_int
 from airflow_sigma.loading.sql import index_temp_table
 from airflow_sigma.storage.window import as_utc
+from airflow_sigma.usage.window import SUMS, WindowRows, create_temp_tables, forget_window
+from airflow_sigma.usage.window import TABLES as WINDOW_TABLES
 from airflow_sigma.warehouse import (
     IMPRESSIONS_DAILY,
     MEMBERS,
@@ -66,7 +72,6 @@ from airflow_sigma.warehouse.tables import DATA_MODELS, WORKBOOK_SOURCES
 log = logging.getLogger(__name__)
 
 WINDOWS = (7, 14, 30, 60)
-UNDISCOVERED_LOOKBACK_DAYS = 60
 
 
 def last_full_day(data_interval_end: datetime) -> date:
@@ -112,6 +117,14 @@ _DATA_MODEL_COLUMNS = (
 )  # fmt: skip
 
 
+_WINDOW_USE = {
+    "state": "current",
+    "advanced": "brought forward",
+    "refilled": "filled from the window's days",
+    "backfill": "newer than as_of, left alone (the window read from the daily table)",
+}
+
+
 @dataclass(frozen=True)
 class UsageSettings:
     """When content counts as used.
@@ -154,6 +167,7 @@ def build_usage_summary(
             IMPRESSIONS_DAILY,
             USAGE,
             LAST_SEEN,
+            *WINDOW_TABLES,
             DATA_MODELS,
             WORKBOOK_SOURCES,
         )
@@ -171,6 +185,7 @@ def build_usage_summary(
             )
         query = _UsageQueries(tx, as_of, settings)
         skipped = query.stage(snapshot)
+        logger.info("Usage as of %s: window state %s.", as_of, _WINDOW_USE[query.window])
         tx.delete(USAGE, {"as_of": as_of})
         query.insert_rows()
         query.insert_data_model_rows(snapshot)
@@ -202,12 +217,13 @@ def build_usage_summary(
 
 
 def forget_last_seen(tx: Transaction, days: Sequence[date]) -> None:
-    """Empty ``sigma_usage_last_seen`` when it covers one of ``days``, whose daily rows are being rebuilt
-    (it is refilled by the next summary). Takes the summary's lock, so no summary folds in the days
-    while they change."""
+    """Empty ``sigma_usage_last_seen`` and the window state when they cover one of ``days``, whose
+    daily rows are being rebuilt (they are refilled by the next summary). Takes the summary's lock, so
+    no summary folds in the days while they change."""
     if not days:
         return
     tx.lock(USAGE)
+    forget_window(tx, days)
     through = _through(tx)
     if through is not None and min(days) <= through:
         log.info("Daily rows of %s are rebuilt: the usage summary's last-seen days are reset", min(days))
@@ -236,8 +252,6 @@ class _UsageQueries:
         snapshot into temp tables; returns the number of catalog rows left out for lacking a
         workbook_url_id."""
         tx, p = self.tx, self.p
-        daily = tx.table_name(IMPRESSIONS_DAILY)
-        window = f"day >= {p} AND day <= {p}"
         # Every temp table before the first write (DDL commits the transaction on Snowflake).
         self.resources = tx.create_temp_table("sigma_usage_resources", _RESOURCE_AGG)
         self.workbooks = tx.create_temp_table("sigma_usage_workbooks", _WORKBOOK_AGG)
@@ -248,30 +262,24 @@ class _UsageQueries:
         self.seen_days = tx.create_temp_table("sigma_usage_seen", _LAST_DAYS)
         self.model_workbooks = tx.create_temp_table("sigma_usage_model_workbooks", _MODEL_WORKBOOKS)
         self.model_users = tx.create_temp_table("sigma_usage_model_users", _MODEL_USERS)
-        sums = ", ".join(f"SUM(CASE WHEN day >= {p} THEN impressions ELSE 0 END)" for _ in range(5))
-        users = ", ".join(f"COUNT(DISTINCT CASE WHEN day >= {p} THEN user_email END)" for _ in range(2))
-        starts = [self._start(n) for n in WINDOWS]
-        used_start = self._start(self.settings.used_window_days)
+        temps = create_temp_tables(tx)
+        self.rows = temps[0].name
+        lengths = [*WINDOWS, self.settings.used_window_days]
+        self.window = WindowRows(tx, self.as_of, lengths, temps).fill()
+        start14, start30 = self._start(14), self._start(30)
+        users = ", ".join(f"COUNT(DISTINCT CASE WHEN last_day >= {p} THEN user_email END)" for _ in range(2))
         tx.execute(
-            f"INSERT INTO {self.resources.name} "
-            f"SELECT workbook_url_id, element_id, {sums}, {users}, MAX(day) "
-            f"FROM {daily} WHERE {window} GROUP BY workbook_url_id, element_id",
-            [*starts, used_start, starts[1], starts[2], self.first, self.as_of],
+            f"INSERT INTO {self.resources.name} SELECT workbook_url_id, element_id, "
+            f"{', '.join(f'SUM({name})' for name in SUMS)}, {users}, MAX(last_day) "
+            f"FROM {self.rows} GROUP BY workbook_url_id, element_id",
+            [start14, start30],
         )
         index_temp_table(tx, self.resources, ["workbook_url_id", "element_id"])
         tx.execute(
             f"INSERT INTO {self.workbooks.name} SELECT workbook_url_id, "
-            f"SUM(CASE WHEN element_id <> '' AND day >= {p} THEN impressions ELSE 0 END), "
-            f"{', '.join(f'SUM(CASE WHEN day >= {p} THEN impressions ELSE 0 END)' for _ in range(2))}, "
-            f"{users}, MAX(day) FROM {daily} WHERE {window} GROUP BY workbook_url_id",
-            [
-                starts[2],
-                used_start,
-                self._start(UNDISCOVERED_LOOKBACK_DAYS),
-                *starts[1:3],
-                self.first,
-                self.as_of,
-            ],
+            f"SUM(CASE WHEN element_id <> '' THEN impressions_30d ELSE 0 END), SUM(impressions_used), "
+            f"SUM(impressions_60d), {users}, MAX(last_day) FROM {self.rows} GROUP BY workbook_url_id",
+            [start14, start30],
         )
         index_temp_table(tx, self.workbooks, ["workbook_url_id"])
         self.older = self._last_days_before_window()
@@ -404,11 +412,7 @@ class _UsageQueries:
             return
         tx, p = self.tx, self.p
         models, sources = tx.table_name(DATA_MODELS), tx.table_name(WORKBOOK_SOURCES)
-        workbooks, daily, usage = (
-            tx.table_name(WORKBOOKS),
-            tx.table_name(IMPRESSIONS_DAILY),
-            tx.table_name(USAGE),
-        )
+        workbooks, usage = tx.table_name(WORKBOOKS), tx.table_name(USAGE)
         links = self.model_workbooks
         tx.execute(
             f"INSERT INTO {links.name} SELECT DISTINCT s.source_id, w.workbook_url_id FROM {sources} s "
@@ -419,13 +423,13 @@ class _UsageQueries:
         )
         users = self.model_users
         distinct = ", ".join(
-            f"COUNT(DISTINCT CASE WHEN d.day >= {p} THEN d.user_email END)" for _ in range(2)
+            f"COUNT(DISTINCT CASE WHEN t.last_day >= {p} THEN t.user_email END)" for _ in range(2)
         )
         tx.execute(
             f"INSERT INTO {users.name} SELECT l.data_model_id, {distinct} FROM {links.name} l "
-            f"JOIN {daily} d ON d.workbook_url_id = l.workbook_url_id WHERE d.day >= {p} AND d.day <= {p} "
+            f"JOIN {self.rows} t ON t.workbook_url_id = l.workbook_url_id "
             f"GROUP BY l.data_model_id",
-            [self._start(14), self._start(30), self._start(30), self.as_of],
+            [self._start(14), self._start(30)],
         )
         sums = ", ".join(
             f"COALESCE(SUM(u.{name}), 0)"
