@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks import discovery, history, impressions, parsing, postgres
+from benchmarks import discovery, history, impressions, parsing, postgres, snowflake
 from benchmarks.exports import DATA_DIR
 from benchmarks.report import RESULTS_FILE, Result, print_table, write_results
 
@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, Callable[..., Result]] = {
     "postgres": postgres.run,
     "dag_parsing": parsing.run,
     "history": history.run,
+    "snowflake": snowflake.run,
 }
 FULL_RUNS = 3
 

@@ -29,8 +29,8 @@ from airflow_sigma.warehouse.values import WarehouseConnectionError, WarehouseEr
 #: temporary stage is dropped with its files when the session ends (the connector's own
 #: ``write_pandas`` loads through one too); each load uses its own path in it.
 STAGE = "sigma_staging"
-#: Arrow bytes written to one Parquet file before the next is started (its size is about a fifth to
-#: half of it); Snowflake loads the files of a ``COPY`` in parallel.
+#: Arrow bytes written to one Parquet file before the next is started (the file, compressed, is
+#: smaller); Snowflake loads the files of a ``COPY`` in parallel.
 FILE_BYTES = 256 * 2**20
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-BENCHMARKS = {"discovery", "impressions", "postgres", "dag_parsing", "history"}
+BENCHMARKS = {"discovery", "impressions", "postgres", "dag_parsing", "history", "snowflake"}
 
 
 @pytest.mark.integration
@@ -67,6 +67,12 @@ def test_quick_run_reports_every_benchmark(tmp_path: Path) -> None:
             assert set(case["seconds"]) == {"impressions", "usage", "audit"}
             assert case["rows"]["sigma_impressions_daily"] > 0 and case["rows"]["sigma_usage"] > 0
     assert [t["name"] for t in results["history"]["targets"]][-1] == "sqlite usage summary after 12 d"
+
+    snowflake = results["snowflake"]["measurements"]
+    staged = snowflake["runs_bulk"] + snowflake["runs_insert"]
+    assert {run["path"] for run in staged} == {"bulk", "insert"}
+    assert all(run["rows"] == snowflake["rows_staged"] > 0 for run in staged)
+    assert snowflake["loads"][1]["rows_read"] > snowflake["loads"][0]["rows_read"] > 0
 
     table = done.stdout
     assert "benchmark" in table and "status" in table
