@@ -199,3 +199,21 @@ def test_a_missing_privilege_fails_the_task_before_any_sigma_call(
     )
     refused(lambda: discover(sigma_conn, conn_id), "lacks CREATE STAGE", "GRANT CREATE STAGE ON SCHEMA")
     assert sigma_server.stats.requests == 0
+
+
+def test_tables_in_another_schema_than_the_sessions_are_checked_there() -> None:
+    """The operators' ``schema`` holds the tables; the session's schema the temporary tables and stage.
+    (fakesnow cannot create a temporary table outside the session's schema: DuckDB keeps them in one
+    catalog; Snowflake can.)"""
+    refused_there = RefusingConnection(
+        'CREATE TEMPORARY TABLE "SIGMA_DB"."REPORTING"', insufficient("REPORTING")
+    )
+    with pytest.raises(WarehouseConnectionError, match=r"lacks CREATE TABLE on schema SIGMA_DB\.REPORTING"):
+        Warehouse(lambda: refused_there, SnowflakeDialect(), schema="REPORTING").checked()
+    allowed = RefusingConnection("nothing is refused", insufficient())
+    Warehouse(lambda: allowed, SnowflakeDialect(), schema="REPORTING").checked()
+    start = allowed.statements.index('CREATE SCHEMA IF NOT EXISTS "REPORTING"')
+    assert allowed.statements[start + 1 : start + 3] == [
+        'CREATE TEMPORARY TABLE "SIGMA_DB"."REPORTING".sigma_privilege_check (checked INTEGER)',
+        'DROP TABLE "SIGMA_DB"."REPORTING".sigma_privilege_check',
+    ]
