@@ -53,16 +53,27 @@ def full_data() -> ImpressionData:
 
 
 def quick_data() -> ImpressionData:
-    return ImpressionData(rows=2_000, days=2, users=50, workbooks=40, elements_per_workbook=5)
+    return ImpressionData(rows=1_000, days=2, users=50, workbooks=40, elements_per_workbook=5)
 
 
 # -- the engine: fakesnow's server, in a child process -----------------------------------------------
 
 
 def serve(port: int) -> None:
+    """fakesnow's server on ``port``, until stopped or until the benchmark that started it is gone."""
+    import threading
+
     import uvicorn
     from fakesnow.server import app
 
+    parent = os.getppid()
+
+    def exit_when_orphaned() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)  # the benchmark was killed (a timeout): do not outlive it
+
+    threading.Thread(target=exit_when_orphaned, daemon=True).start()
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
