@@ -22,7 +22,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from airflow_sigma.events.stats import BadRowBudget, FileStats
 from airflow_sigma.exceptions import ParameterError
-from airflow_sigma.loading.sql import ensure_index, loose_text, loose_value, string_literals
+from airflow_sigma.loading.sql import ensure_index, loose_text, loose_value, string_literals, through_indexes
 from airflow_sigma.warehouse import (
     AUDIT_EVENTS,
     DAILY_EVENT_COUNTS,
@@ -144,11 +144,16 @@ class AuditJob:
 def rebuild_audit_days(tx: Transaction, days: Sequence[date], logins: LoginSettings) -> None:
     """Replace the ``sigma_daily_logins`` and ``sigma_daily_event_counts`` rows of ``days``.
 
-    The days are listed in the statements (``day IN (...)``), so every engine reads exactly those
-    days through its index on ``day``, whatever statistics it has.
+    The days are listed in the statements (``day IN (...)``), and read through the index on ``day``
+    whatever the engine estimates (:func:`~airflow_sigma.loading.sql.through_indexes`).
     """
     if not days:
         return
+    with through_indexes(tx):
+        _rebuild_audit_days(tx, days, logins)
+
+
+def _rebuild_audit_days(tx: Transaction, days: Sequence[date], logins: LoginSettings) -> None:
     events = tx.table_name(AUDIT_EVENTS)
     in_days, params = tx.where(AUDIT_EVENTS, {"day": days})
     counts, daily_logins = tx.table_name(DAILY_EVENT_COUNTS), tx.table_name(DAILY_LOGINS)

@@ -307,9 +307,13 @@ def at_midnight(day: date) -> datetime:
 
 
 def listed(folder: Path) -> list[Any]:
+    """The exports directly in ``folder`` (the listing is recursive: the audit exports are in a
+    subfolder, and the impressions run must not read them too)."""
     from airflow_sigma.storage import list_exports, parse_export_uri
 
-    return sorted(list_exports(parse_export_uri(f"file://{folder}"), None, None), key=lambda f: f["uri"])
+    exports = list_exports(parse_export_uri(f"file://{folder}"), None, None)
+    here = [export for export in exports if export["uri"].rsplit("/", 1)[0] == f"file://{folder}"]
+    return sorted(here, key=lambda export: export["uri"])
 
 
 def daily_run(engine: Engine, spec: ImpressionData, folder: Path, audit: Path) -> dict[str, dict[str, float]]:

@@ -12,10 +12,13 @@ from the stored copy) are counted, with a few keys as samples (:attr:`MergeCount
    is keyed by ``event_key`` and each batch is upserted with that rule (SQLite sorts slowly; B-tree
    upserts are what it does best). Elsewhere rows are appended (COPY on PostgreSQL) and the newest
    row per event is kept (``DISTINCT ON`` on PostgreSQL, a window function elsewhere);
-2. withdraw the stored events of files rewritten since an earlier run read them that the run no longer
+2. look up the stored copy of each staged event by key, once: its file, its day and whether its
+   values differ go to a temp table, so that what follows does not read the event table again, and
+   the merge's cost follows the run's size, not the history's;
+3. withdraw the stored events of files rewritten since an earlier run read them that the run no longer
    supplies (:mod:`airflow_sigma.loading.withdraw`), then drop the events the table already holds
    from a newer file (an earlier run may have read one);
-3. upsert the rest into the event table.
+4. insert the new events, and update the stored ones whose values changed.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import pyarrow as pa
 
 from airflow_sigma.loading.files import file_recency
 from airflow_sigma.loading.scratch import ScratchDatabase, scratch_directory
+from airflow_sigma.loading.sql import index_temp_table, through_indexes
 from airflow_sigma.loading.staging import constant_column
 from airflow_sigma.loading.withdraw import Span, Withdrawal, withdraw_absent
 from airflow_sigma.storage import ExportFile
@@ -41,6 +45,12 @@ FILE_RANK = Column(
     "file_rank", "integer", "Order of the file among all the job's files, oldest first.", False
 )
 _FILE_ORDER_COLUMNS = (Column("uri", "text", "A file's URI.", False), FILE_RANK)
+_STORED_COLUMNS = (
+    Column("event_key", "text", "A staged event's key.", False),
+    Column("source_uri", "text", "The file of its stored copy.", False),
+    Column("day", "date", "The day of its stored copy.", False),
+    Column("differs", "integer", "1 when the stored copy's values (but JSON) differ from the staged.", False),
+)
 
 
 @dataclass(frozen=True)
@@ -106,8 +116,11 @@ def file_order(
 
 
 def file_order_table(tx: Transaction, job: str) -> TempTable:
-    """The empty temp table :func:`file_order` fills."""
-    return tx.create_temp_table(f"sigma_file_order_{job}", _FILE_ORDER_COLUMNS)
+    """The empty temp table :func:`file_order` fills, indexed on its columns."""
+    table = tx.create_temp_table(f"sigma_file_order_{job}", _FILE_ORDER_COLUMNS)
+    index_temp_table(tx, table, ["file_rank"])
+    index_temp_table(tx, table, ["uri"])
+    return table
 
 
 def scratch_for(dialect: Dialect) -> AbstractContextManager[Path | None]:
@@ -145,6 +158,8 @@ class StagedMerge:
         self.tx, self.job, self.target, self.columns = tx, job, target, list(columns)
         self.order: Mapping[str, int] = {}
         self.order_table = file_order_table(tx, job)
+        self.stored = tx.create_temp_table(f"sigma_stored_{job}", _STORED_COLUMNS)
+        index_temp_table(tx, self.stored, ["event_key"])
         staged = (*columns, FILE_RANK)
         self.scratch: ScratchDatabase | None = None
         if not tx.dialect.stages_in_scratch:
@@ -216,12 +231,17 @@ class StagedMerge:
             best = TempTable(f"{alias}.{self.staging.name}", self.staging.columns)
         else:
             best = self._newest_per_event()
+        self._look_up_stored(best)
         conflicts, samples = self._conflicts(best)
         withdrawal = withdraw_absent(tx, self.target, best, self.order_table, rewritten or {})
+        stored, order = self.stored.name, self.order_table.name
+        if withdrawal.days:  # stored events were deleted: their copies are looked up again
+            tx.execute(f"DELETE FROM {stored}")
+            self._look_up_stored(best)
         tx.execute(
-            f"DELETE FROM {best.name} WHERE event_key IN (SELECT b.event_key FROM {best.name} b "
-            f"CROSS JOIN {tx.table_name(self.target)} t CROSS JOIN {self.order_table.name} o "
-            f"WHERE t.event_key = b.event_key AND o.uri = t.source_uri AND o.file_rank > b.file_rank)"
+            f"DELETE FROM {best.name} WHERE event_key IN (SELECT s.event_key FROM {stored} s "
+            f"JOIN {best.name} b ON b.event_key = s.event_key JOIN {order} o ON o.uri = s.source_uri "
+            "WHERE o.file_rank > b.file_rank)"
         )
         uris = {rank: uri for uri, rank in self.order.items()}
         kept = {
@@ -233,16 +253,45 @@ class StagedMerge:
         casts = ", ".join(
             f"{tx.dialect.from_text('b.' + q(c.name), types[c.name])} AS {q(c.name)}" for c in self.columns
         )
-        source = (
-            f"(SELECT {casts}, o.uri AS source_uri "
-            f"FROM {best.name} b JOIN {self.order_table.name} o ON o.file_rank = b.file_rank)"
-        )
         names = [*(c.name for c in self.columns), "source_uri"]
-        updates = [n for n in names if n not in self.target.key]
-        key = list(self.target.key)
-        for sql in tx.dialect.upsert_changed_sql(tx.table_name(self.target), source, names, key, updates):
-            tx.execute(sql)
+        listed = ", ".join(q(n) for n in names)
+
+        def source(stored_copy: str) -> str:
+            return (
+                f"(SELECT {casts}, o.uri AS source_uri FROM {best.name} b JOIN {order} o "
+                f"ON o.file_rank = b.file_rank WHERE {stored_copy} (SELECT 1 FROM {stored} s "
+                "WHERE s.event_key = b.event_key))"
+            )
+
+        target = tx.table_name(self.target)
+        tx.execute(f"INSERT INTO {target} ({listed}) SELECT {listed} FROM {source('NOT EXISTS')} n")
+        key, updates = self.target.key, [n for n in names if n not in self.target.key]
+        with through_indexes(tx):
+            for sql in tx.dialect.update_changed_sql(target, source("EXISTS"), names, key, updates):
+                tx.execute(sql)
         return MergeCounts(kept, sum(kept.values()), former, displaced, conflicts, samples, withdrawal)
+
+    def _look_up_stored(self, best: TempTable) -> None:
+        """Find the stored copy of each staged event, by key, in one pass (see the module docs).
+
+        ``CROSS JOIN`` makes SQLite walk the staged events and look each up by key, as
+        :func:`~airflow_sigma.loading.sql.through_indexes` makes PostgreSQL do: without statistics
+        SQLite may otherwise scan the whole event table (0.14 s became 11.8 s after a year of audit
+        history), and PostgreSQL hashed all of it."""
+        tx, q = self.tx, self.tx.dialect.quote
+        types = {c.name: c.type for c in self.target.columns}
+        compared = [
+            _differs(tx.dialect.from_text(f"b.{q(c.name)}", types[c.name]), f"t.{q(c.name)}")
+            for c in self.columns[1:]
+            if types[c.name] != "json"
+        ]
+        differs = f"CASE WHEN {' OR '.join(compared)} THEN 1 ELSE 0 END" if compared else "0"
+        with through_indexes(tx):
+            tx.execute(
+                f"INSERT INTO {self.stored.name} (event_key, source_uri, day, differs) "
+                f"SELECT b.event_key, t.source_uri, t.day, {differs} FROM {best.name} b "
+                f"CROSS JOIN {tx.table_name(self.target)} t WHERE t.event_key = b.event_key"
+            )
 
     def _conflicts(self, best: TempTable) -> tuple[int, list[str]]:
         """Events whose copies differ: within the run (flagged while staging on SQLite, else found by
@@ -251,7 +300,7 @@ class StagedMerge:
         names = [c.name for c in self.columns[1:]]
         if self.scratch is not None:
             in_run = f"SELECT event_key FROM {best.name} WHERE conflicting = 1"
-            not_in_run = "b.conflicting = 0"
+            not_in_run = f"s.event_key IN (SELECT event_key FROM {best.name} WHERE conflicting = 0)"
         else:
             differs = " OR ".join(_differs(f"s.{q(n)}", f"b.{q(n)}") for n in names)
             found = self.conflicting
@@ -260,17 +309,8 @@ class StagedMerge:
                 f"FROM {self.staging.name} s JOIN {best.name} b ON b.event_key = s.event_key WHERE {differs}"
             )
             in_run = f"SELECT event_key FROM {found.name}"
-            not_in_run = f"b.event_key NOT IN ({in_run})"
-        types = {c.name: c.type for c in self.target.columns}
-        stored = " OR ".join(
-            _differs(tx.dialect.from_text(f"b.{q(n)}", types[n]), f"t.{q(n)}")
-            for n in names
-            if types[n] != "json"
-        )
-        with_stored = (
-            f"SELECT b.event_key FROM {best.name} b CROSS JOIN {tx.table_name(self.target)} t "
-            f"WHERE t.event_key = b.event_key AND {not_in_run} AND ({stored})"
-        )
+            not_in_run = f"s.event_key NOT IN ({in_run})"
+        with_stored = f"SELECT s.event_key FROM {self.stored.name} s WHERE s.differs = 1 AND {not_in_run}"
         every = f"{in_run} UNION ALL {with_stored}"
         [(count,)] = tx.query(f"SELECT COUNT(*) FROM ({every}) c")
         tx.execute(f"SELECT event_key FROM ({every}) c ORDER BY event_key")
@@ -278,19 +318,15 @@ class StagedMerge:
         return int(count), samples
 
     def _stored_copies(self, best: TempTable) -> tuple[list[date], dict[str, int]]:
-        """What the merge replaces, in one join of the run's events with the stored ones: the stored
-        days that events move away from, and per file, the stored events a newer file now supplies.
-
-        Here and in :meth:`merge`, ``CROSS JOIN`` makes SQLite walk the run's events and look each up
-        in the stored ones by key, as every other engine plans it: without statistics SQLite may
-        otherwise scan the whole event table (0.14 s became 11.8 s after a year of audit history)."""
+        """What the merge replaces: the stored days that events move away from, and per file, the
+        stored events a newer file now supplies."""
         tx = self.tx
         day = tx.dialect.from_text("b.day", "date")
         sql = (
-            f"SELECT t.source_uri, t.day, SUM(CASE WHEN t.source_uri <> o.uri THEN 1 ELSE 0 END), "
-            f"SUM(CASE WHEN t.day <> {day} THEN 1 ELSE 0 END) FROM {best.name} b "
-            f"CROSS JOIN {tx.table_name(self.target)} t CROSS JOIN {self.order_table.name} o "
-            f"WHERE t.event_key = b.event_key AND o.file_rank = b.file_rank GROUP BY t.source_uri, t.day"
+            f"SELECT s.source_uri, s.day, SUM(CASE WHEN s.source_uri <> o.uri THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN s.day <> {day} THEN 1 ELSE 0 END) FROM {self.stored.name} s "
+            f"JOIN {best.name} b ON b.event_key = s.event_key JOIN {self.order_table.name} o "
+            f"ON o.file_rank = b.file_rank GROUP BY s.source_uri, s.day"
         )
         former: set[date] = set()
         displaced: dict[str, int] = {}

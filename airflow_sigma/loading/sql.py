@@ -4,7 +4,8 @@ dialect (:mod:`airflow_sigma.warehouse.generic` and one module per engine)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from airflow_sigma.warehouse import TempTable, Transaction
 
@@ -44,4 +45,16 @@ def index_temp_table(tx: Transaction, temp: TempTable, columns: Sequence[str]) -
     catalog-sized joins and ``NOT EXISTS`` probes seek instead of scanning it once per outer row."""
     sql = tx.dialect.create_index_sql(None, temp.name, temp.name.strip('"'), columns)
     if sql is not None:
+        tx.execute(sql)
+
+
+@contextmanager
+def through_indexes(tx: Transaction) -> Iterator[None]:
+    """Run the block's statements reading stored tables only through their indexes, whatever the
+    engine estimates (see :meth:`~airflow_sigma.warehouse.Dialect.through_indexes_sql`)."""
+    before, after = tx.dialect.through_indexes_sql()
+    for sql in before:
+        tx.execute(sql)
+    yield
+    for sql in after:
         tx.execute(sql)

@@ -27,7 +27,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from airflow_sigma.events.stats import BadRowBudget, FileStats
 from airflow_sigma.loading.settings import TaskLog, check_positive_int
-from airflow_sigma.loading.sql import ensure_index
+from airflow_sigma.loading.sql import ensure_index, through_indexes
 from airflow_sigma.usage.summary import LAST_SEEN, forget_last_seen
 from airflow_sigma.usage.window import TABLES as WINDOW_TABLES
 from airflow_sigma.warehouse import IMPRESSION_EVENTS, IMPRESSIONS_DAILY, Table, Transaction
@@ -163,9 +163,9 @@ def pruned_days(tx: Transaction, days: Sequence[date]) -> set[date]:
 def rebuild_daily(tx: Transaction, days: Sequence[date]) -> None:
     """Replace the daily rows of ``days`` by the sums of the stored events of those days.
 
-    The days are listed in the statements (``day IN (...)``), so every engine reads exactly those
-    days through its index on ``day``, whatever statistics it has. ``sigma_usage_last_seen`` (which
-    must exist) is reset when it covers one of the days.
+    The days are listed in the statements (``day IN (...)``) and read through the index on ``day``
+    whatever the engine estimates (:func:`~airflow_sigma.loading.sql.through_indexes`).
+    ``sigma_usage_last_seen`` (which must exist) is reset when it covers one of the days.
     """
     if not days:
         return
@@ -174,6 +174,7 @@ def rebuild_daily(tx: Transaction, days: Sequence[date]) -> None:
     clause, params = tx.where(IMPRESSION_EVENTS, {"day": days})
     keys = ["day", "workbook_url_id", "element_id", "user_email"]
     source = f"{tx.table_name(IMPRESSION_EVENTS)} WHERE {clause}"
-    tx.execute(
-        tx.dialect.insert_sums_sql(tx.table_name(IMPRESSIONS_DAILY), keys, "impressions", source), params
-    )
+    with through_indexes(tx):
+        tx.execute(
+            tx.dialect.insert_sums_sql(tx.table_name(IMPRESSIONS_DAILY), keys, "impressions", source), params
+        )

@@ -412,6 +412,25 @@ class Dialect:
         writes). The caller keeps other writers out of ``target`` until the transaction ends."""
         return self.upsert_statements(target, source, columns, key, update_columns)
 
+    def update_changed_sql(
+        self,
+        target: str,
+        source: str,
+        columns: Sequence[str],
+        key: Sequence[str],
+        update_columns: Sequence[str],
+    ) -> list[str]:
+        """Statements that update the rows of ``target`` from ``source``, every key of which ``target``
+        holds already, leaving unchanged rows alone where the engine can tell."""
+        return self.upsert_changed_sql(target, source, columns, key, update_columns)
+
+    def through_indexes_sql(self) -> tuple[list[str], list[str]]:
+        """Statements that make the next ones read stored tables only through their indexes (a lookup
+        by key per row of the run, the rows of the run's days), whatever the planner estimates, and
+        statements that undo it. Planned by estimates, a join of the run's rows with a stored table may
+        read all of it instead, a cost that grows with history."""
+        return [], []
+
     def keep_newest_sql(self, target: str, source: str, columns: Sequence[str], key: str, order: str) -> str:
         """Insert into ``target`` the row of ``source`` that sorts first by ``order`` per ``key``.
 

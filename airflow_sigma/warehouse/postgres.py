@@ -77,6 +77,9 @@ class PostgresDialect(Dialect):
             connection.autocommit = False
         cursor = connection.cursor()
         cursor.execute("SET TIME ZONE 'UTC'")  # date(timestamptz) and friends in UTC
+        # JIT compiles each statement estimated above jit_above_cost: up to a second per statement of a
+        # load, more as history (hence the estimates) grows, for statements that run a few seconds.
+        cursor.execute("SET jit = off")
         cursor.close()
 
     def lock_sql(self) -> str | None:
@@ -176,6 +179,24 @@ class PostgresDialect(Dialect):
             f"INSERT INTO {target} ({names}) SELECT {names} FROM {source} AS src "
             f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS tgt WHERE {same_key})",
         ]
+
+    def update_changed_sql(
+        self,
+        target: str,
+        source: str,
+        columns: Sequence[str],
+        key: Sequence[str],
+        update_columns: Sequence[str],
+    ) -> list[str]:
+        """The ``UPDATE`` of :meth:`upsert_changed_sql` alone."""
+        return self.upsert_changed_sql(target, source, columns, key, update_columns)[:1]
+
+    def through_indexes_sql(self) -> tuple[list[str], list[str]]:
+        """Sequential scans, hash and merge joins off: the run's rows are temp tables without
+        statistics, and estimated, their join with the event table hashed all of it (5.3 million events,
+        17 s, after a year of history); the rows of three days were read by a scan of all of them."""
+        settings = ("enable_seqscan", "enable_hashjoin", "enable_mergejoin")
+        return [f"SET LOCAL {name} = off" for name in settings], [f"RESET {name}" for name in settings]
 
     def keep_newest_sql(self, target: str, source: str, columns: Sequence[str], key: str, order: str) -> str:
         """``DISTINCT ON``: the same sort as the window function, 1.4x faster."""
