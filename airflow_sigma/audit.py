@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 from airflow_sigma.events.stats import BadRowBudget, FileStats
 from airflow_sigma.exceptions import ParameterError
 from airflow_sigma.loading.sql import ensure_index, loose_text, loose_value, string_literals, through_indexes
+from airflow_sigma.members.seen import SEEN, forget_seen
 from airflow_sigma.warehouse import (
     AUDIT_EVENTS,
     DAILY_EVENT_COUNTS,
@@ -109,7 +110,7 @@ class AuditJob:
 
     name: ClassVar[str] = "audit"
     target: ClassVar[Table] = AUDIT_EVENTS
-    tables: ClassVar[tuple[Table, ...]] = (AUDIT_EVENTS, DAILY_LOGINS, DAILY_EVENT_COUNTS)
+    tables: ClassVar[tuple[Table, ...]] = (AUDIT_EVENTS, DAILY_LOGINS, DAILY_EVENT_COUNTS, SEEN)
     log_samples: ClassVar[bool] = True
 
     def read(
@@ -137,6 +138,7 @@ class AuditJob:
         ensure_index(tx, tx.table_name(AUDIT_EVENTS), tx.warehouse.unqualified_name(AUDIT_EVENTS), ["day"])
 
     def finish(self, tx: Transaction, days: Sequence[date]) -> dict[str, Any]:
+        forget_seen(tx, days)  # member activity's summary of older days, when it covers them
         rebuild_audit_days(tx, days, self.logins)
         return {"days_rebuilt": len(days)}
 

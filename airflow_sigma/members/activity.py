@@ -29,8 +29,10 @@ old date gives the same rows). Windows of N days end on ``as_of`` inclusive, by 
   so a silent member is never called unused on too little evidence. Archived and inactive members
   keep their flags: filter on ``is_archived`` and ``is_inactive`` for paid seats.
 
-``last_login_at`` and ``last_impression_at`` are the latest over the whole stored history, so each run
-reads the login and view events of every stored day on or before ``as_of``.
+``last_login_at`` and ``last_impression_at`` are the latest over the whole stored history. A run reads
+the login and view events of its longest window only (90 days, or ``unused_after_days`` when longer);
+the last logins and views before it, the first login day and whether views are stored come from
+``sigma_member_activity_seen``, which the runs keep (see :mod:`airflow_sigma.members.seen`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from airflow_sigma.events.columns import DEFAULT_IMPRESSION_FILTER
 from airflow_sigma.exceptions import ParameterError
 from airflow_sigma.loading.settings import TaskLog, check_positive_int
 from airflow_sigma.loading.sql import loose_text, loose_value, string_literals
+from airflow_sigma.members.seen import OLDER_COLUMNS, SEEN, OlderHistory, rules_fingerprint, window_days
 from airflow_sigma.warehouse import AUDIT_EVENTS, MEMBER_ACTIVITY, MEMBERS, Column, Transaction, Warehouse
 
 log = logging.getLogger(__name__)
@@ -155,7 +158,7 @@ def build_member_activity(
     logger = logger or log
     with warehouse.transaction() as tx:
         tx.lock(MEMBER_ACTIVITY)
-        tx.ensure_tables(MEMBERS, AUDIT_EVENTS, MEMBER_ACTIVITY)
+        tx.ensure_tables(MEMBERS, AUDIT_EVENTS, MEMBER_ACTIVITY, SEEN)
         snapshot = tx.query(
             f"SELECT MAX(snapshot_date) FROM {tx.table_name(MEMBERS)} "
             f"WHERE snapshot_date <= {tx.placeholder}",
@@ -226,28 +229,35 @@ class _ActivityQueries:
         return self.as_of - timedelta(days=days - 1)
 
     def stage(self) -> tuple[date | None, bool]:
-        """Aggregate the login and view events per user into a temp table; returns the first day with
-        a login event (None: no login stored) and whether any view event is stored."""
+        """Aggregate the login and view events per user into a temp table: the window's days from the
+        audit events, older days from :mod:`airflow_sigma.members.seen`; returns the first day with a
+        login event (None: no login stored) and whether any view event is stored."""
         tx, p = self.tx, self.p
         logins = self.settings.logins
         self.users = tx.create_temp_table("sigma_member_activity_users", _USERS)
+        recent = tx.create_temp_table("sigma_member_activity_recent", _USERS)
+        older_temps = [tx.create_temp_table(f"sigma_member_activity_{name}", OLDER_COLUMNS)
+                       for name in ("folded", "merged")]  # fmt: skip
         viewed, view_params = self.settings.view_sql(p)
         flagged = (
             f"SELECT LOWER(user_email) AS user_email, day, request_time, "
             f"CASE WHEN {logins.successful_login_sql()} THEN 1 ELSE 0 END AS ok, "
             f"CASE WHEN {logins.login_sql()} THEN 1 ELSE 0 END AS login, "
             f"CASE WHEN {viewed} THEN 1 ELSE 0 END AS viewed "
-            f"FROM {tx.table_name(AUDIT_EVENTS)} WHERE day <= {p} AND (({logins.login_sql()}) OR ({viewed}))"
+            f"FROM {tx.table_name(AUDIT_EVENTS)} WHERE (({logins.login_sql()}) OR ({viewed})) AND "
         )
+        flagged_params = [*view_params, *view_params]
+        start = self._start(window_days(self.settings.unused_after_days))
         count = "SUM(CASE WHEN {0} = 1 AND day >= {1} THEN 1 ELSE 0 END)"
         tx.execute(
-            f"INSERT INTO {self.users.name} SELECT user_email, "
+            f"INSERT INTO {recent.name} SELECT user_email, "
             f"MAX(CASE WHEN ok = 1 THEN request_time END), {count.format('ok', p)}, "
             f"{count.format('ok', p)}, {count.format('ok', p)}, "
             f"MAX(CASE WHEN viewed = 1 THEN request_time END), {count.format('viewed', p)}, "
             f"{count.format('viewed', p)}, "
             f"COUNT(DISTINCT CASE WHEN (ok = 1 OR viewed = 1) AND day >= {p} THEN day END), "
-            f"MIN(CASE WHEN login = 1 THEN day END) FROM ({flagged}) flagged GROUP BY user_email",
+            f"MIN(CASE WHEN login = 1 THEN day END) FROM ({flagged}day >= {p} AND day <= {p}) flagged "
+            f"GROUP BY user_email",
             [
                 self._start(30),
                 self._start(90),
@@ -255,15 +265,29 @@ class _ActivityQueries:
                 self._start(30),
                 self._start(90),
                 self._start(30),
-                *view_params,
+                *flagged_params,
+                start,
                 self.as_of,
-                *view_params,
             ],
         )
+        rules = rules_fingerprint(logins.login_sql(), logins.successful_login_sql(), viewed, view_params)
+        older, older_first, older_views = OlderHistory(
+            tx, start - timedelta(days=1), (flagged, flagged_params), rules, older_temps
+        ).load()
+        nulls = ", ".join(["NULL"] * 3)
+        tx.execute(
+            f"INSERT INTO {self.users.name} SELECT user_email, MAX(last_login), SUM(logins_30), "
+            f"SUM(logins_90), SUM(logins_recent), MAX(last_view), SUM(views_30), SUM(views_90), "
+            f"SUM(days_30), MIN(first_login_day) FROM (SELECT * FROM {recent.name} UNION ALL "
+            f"SELECT user_email, last_login, {nulls}, last_view, {nulls}, NULL FROM {older} "
+            f"WHERE user_email <> '') u GROUP BY user_email"
+        )
         first_login, views = tx.query(
-            f"SELECT MIN(first_login_day), COUNT(last_view) FROM {self.users.name}", types=["date", "integer"]
+            f"SELECT MIN(first_login_day), COUNT(last_view) FROM {recent.name}", types=["date", "integer"]
         )[0]
-        return first_login, bool(views)
+        if older_first is not None and (first_login is None or older_first < first_login):
+            first_login = older_first
+        return first_login, bool(views) or older_views
 
     def insert_rows(self, login_start: date | None, views_known: bool) -> None:
         """Insert the members of the snapshot, then the users no member matches."""

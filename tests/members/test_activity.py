@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -12,9 +13,10 @@ import pytest
 
 from airflow_sigma.audit import LoginSettings
 from airflow_sigma.catalog import Catalog, CatalogOptions, CatalogStats, MemberRow, write_catalog
-from airflow_sigma.members import MemberActivitySettings, build_member_activity
+from airflow_sigma.members import DEFAULT_VIEW_EVENT_NAMES, MemberActivitySettings, build_member_activity
+from airflow_sigma.members.seen import SEEN
 from airflow_sigma.testing.exports import ExportSpec, write_exports
-from airflow_sigma.warehouse import MEMBER_ACTIVITY, Warehouse
+from airflow_sigma.warehouse import MEMBER_ACTIVITY, SqliteDialect, Warehouse
 from tests.fixtures.exports import listed, load_audit
 from tests.fixtures.snowflake import watched
 
@@ -328,3 +330,89 @@ def test_views_match_loosely_with_wildcards(
             f"SELECT event_name FROM sigma_test_events WHERE {sql} ORDER BY event_name", params
         )
     assert sorted(row[0] for row in matched) == seen
+
+
+# -- the older-history table (sigma_member_activity_seen) -----------------------------------------------
+
+
+def seen_marker(warehouse: Warehouse) -> tuple[Any, ...] | None:
+    rows = warehouse.read_table(SEEN, {"user_email": ""})
+    return rows[0] if rows else None
+
+
+def seen_state(warehouse: Warehouse) -> list[tuple[Any, ...]]:
+    return warehouse.read_table(SEEN)
+
+
+def test_older_history_is_kept_once_folded_daily_and_left_alone_by_backfills(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    activity = write_history(tmp_path / "exports")
+    load_audit(warehouse, listed(tmp_path / "exports"), START + timedelta(days=DAYS))
+    store_members(warehouse, START + timedelta(days=5))
+
+    def check(offset: int, unused: int = 60) -> None:
+        as_of = START + timedelta(days=offset)
+        build_member_activity(warehouse, as_of, MemberActivitySettings(unused_after_days=unused))
+        assert activity_rows(warehouse, as_of) == expected(activity, as_of, MEMBERS, unused), offset
+
+    check(115)  # an existing history: the table is filled once, through the day before the window
+    marker = seen_marker(warehouse)
+    assert marker is not None and marker[3] == START + timedelta(days=115 - 90)
+    for offset in (116, 117, 118, 125):  # daily runs and a jump fold in the days between
+        check(offset)
+        marker = seen_marker(warehouse)
+        assert marker is not None and marker[3] == START + timedelta(days=offset - 90)
+    # The old timer was last active before the window: their last login comes from the table only.
+    late = columns(activity_rows(warehouse, START + timedelta(days=125)), "last_login_at", "logins_90d")
+    assert late["m-old"][0] is not None and late["m-old"][1] == 0
+    before = seen_state(warehouse)
+    for offset in (125, 99, 60, 10):  # a re-run and backfills older than the table: left alone
+        check(offset)
+        assert seen_state(warehouse) == before
+    check(126, unused=120)  # a longer window: the table is read as it is (older than that window)
+    check(127)
+
+
+def test_changed_audit_days_and_login_settings_refill_the_table(warehouse: Warehouse, tmp_path: Path) -> None:
+    activity = write_history(tmp_path / "exports")
+    load_audit(warehouse, listed(tmp_path / "exports"), START + timedelta(days=DAYS))
+    store_members(warehouse, START)
+    as_of = START + timedelta(days=112)
+    build_member_activity(warehouse, as_of)
+    assert seen_marker(warehouse) is not None
+    # A late export with events of days the table covers: the audit job empties it.
+    late = ExportSpec(
+        workbooks=WORKBOOKS, users=["late@example.com"], start=START + timedelta(days=3), days=2,
+        events_per_day=4, files=1, window_hours=48, file_stem="late", seed=3, record_activity=True,
+    )  # fmt: skip
+    activity += write_exports(tmp_path / "late", late).activity
+    load_audit(warehouse, listed(tmp_path / "late"), START + timedelta(days=DAYS))
+    assert seen_state(warehouse) == []
+    build_member_activity(warehouse, as_of)
+    assert activity_rows(warehouse, as_of) == expected(activity, as_of, MEMBERS)
+    assert "late@example.com" in columns(activity_rows(warehouse, as_of), "in_catalog")
+    # Other login settings are another table: refilled, and the rows follow the settings.
+    marker = seen_marker(warehouse)
+    settings = MemberActivitySettings(logins=LoginSettings(login_event_names=("Nothing such",)))
+    build_member_activity(warehouse, as_of, settings)
+    assert seen_marker(warehouse) != marker
+    assert all(row[8] is None for row in activity_rows(warehouse, as_of))  # no login recognised
+
+
+def test_a_failed_run_leaves_the_older_history_table_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    warehouse = Warehouse(lambda: sqlite3.connect(path), SqliteDialect())
+    write_history(tmp_path / "exports")
+    load_audit(warehouse, listed(tmp_path / "exports"), START + timedelta(days=DAYS))
+    build_member_activity(warehouse, START + timedelta(days=110))
+    before = seen_state(warehouse)
+    with warehouse.transaction() as tx:
+        block = "SELECT RAISE(ABORT, 'blocked')"
+        tx.execute(f"CREATE TRIGGER blocked BEFORE INSERT ON sigma_member_activity BEGIN {block}; END")
+    for offset in (111, 150):  # folded, and refilled after a change of settings
+        with pytest.raises(Exception, match="blocked"):
+            names = ("view*",) if offset == 150 else DEFAULT_VIEW_EVENT_NAMES
+            settings = MemberActivitySettings(view_event_names=names)
+            build_member_activity(warehouse, START + timedelta(days=offset), settings)
+        assert seen_state(warehouse) == before
