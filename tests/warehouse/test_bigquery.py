@@ -407,3 +407,14 @@ def test_staged_batches_go_to_disk_as_they_arrive(tmp_path: Path) -> None:
     finally:
         stage.discard()
     assert not Path(stage.path).exists()
+
+
+def test_an_existing_dataset_needs_no_dataset_creation_right(
+    make_warehouse: Any, fake_bigquery: FakeBigQuery
+) -> None:
+    """roles/bigquery.dataEditor on the dataset is enough: no CREATE SCHEMA when it exists."""
+    refused = Forbidden(f"Access Denied: Project {PROJECT}: User does not have bigquery.datasets.create")
+    fake_bigquery.fail("query", lambda sql: sql.startswith("CREATE SCHEMA"), refused)
+    make_warehouse(schema=DATASET).ensure_tables(WORKBOOKS)
+    with pytest.raises(WarehouseConnectionError, match=f"roles/bigquery.user on project {PROJECT}"):
+        make_warehouse(schema="new_ds").ensure_tables(WORKBOOKS)

@@ -60,7 +60,15 @@ class BigQueryDialect(Dialect):
         return sql
 
     def ensure_schema(self, cursor: Any, schema: str) -> None:
-        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote_schema(schema)}")
+        """Create the dataset when it does not exist. Looked up first: ``CREATE SCHEMA IF NOT EXISTS``
+        needs ``bigquery.datasets.create`` on the project even when the dataset exists."""
+        from google.api_core.exceptions import NotFound
+
+        connection: SessionConnection = cursor.connection
+        try:
+            connection.client.get_dataset(_full_name(connection, schema))
+        except NotFound:
+            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote_schema(schema)}")
 
     def existing_columns(self, cursor: Any, schema: str | None, name: str) -> list[str] | None:
         """The table's columns from its metadata (``tables.get``; no query job, nothing billed)."""
@@ -70,9 +78,8 @@ class BigQueryDialect(Dialect):
         dataset = schema or connection.default_dataset
         if not dataset:
             return None
-        reference = f"{dataset}.{name}" if "." in dataset else f"{connection.client.project}.{dataset}.{name}"
         try:
-            table = connection.client.get_table(reference)
+            table = connection.client.get_table(f"{_full_name(connection, dataset)}.{name}")
         except NotFound:
             return None
         return [field.name.lower() for field in table.schema] or None
@@ -188,6 +195,11 @@ class BigQueryDialect(Dialect):
             f"TO_JSON_STRING(tgt.{q(c)}) IS DISTINCT FROM TO_JSON_STRING(src.{q(c)})" for c in update_columns
         )
         return [sql.replace(" WHEN MATCHED THEN ", f" WHEN MATCHED AND ({changed}) THEN ", 1)]
+
+
+def _full_name(connection: SessionConnection, dataset: str) -> str:
+    """``project.dataset`` (the client's project when ``dataset`` names none)."""
+    return dataset if "." in dataset else f"{connection.client.project}.{dataset}"
 
 
 def _extra_field(extra: dict[str, Any], name: str) -> str | None:
