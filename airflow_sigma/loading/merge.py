@@ -264,11 +264,11 @@ class StagedMerge:
             )
 
         target = tx.table_name(self.target)
-        tx.execute(f"INSERT INTO {target} ({listed}) SELECT {listed} FROM {source('NOT EXISTS')} n")
         key, updates = self.target.key, [n for n in names if n not in self.target.key]
         with through_indexes(tx):
             for sql in tx.dialect.update_changed_sql(target, source("EXISTS"), names, key, updates):
                 tx.execute(sql)
+        tx.execute(f"INSERT INTO {target} ({listed}) SELECT {listed} FROM {source('NOT EXISTS')} n")
         return MergeCounts(kept, sum(kept.values()), former, displaced, conflicts, samples, withdrawal)
 
     def _look_up_stored(self, best: TempTable) -> None:
