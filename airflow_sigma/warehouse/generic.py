@@ -324,9 +324,13 @@ class Dialect:
         for chunk in column_chunks(rows, codecs, names, qualified_name, per_statement):
             count = len(chunk[0])
             sql = full_sql if count == per_statement else self.insert_sql(qualified_name, columns, count)
-            cursor.execute(sql, [value for row in zip(*chunk, strict=True) for value in row])
+            cursor.execute(sql, self.statement_params(columns, chunk))
             total += count
         return total
+
+    def statement_params(self, columns: Sequence[Column], chunk: Sequence[Sequence[Any]]) -> list[Any]:
+        """The parameters of one multi-row ``INSERT`` from a chunk of encoded columns, row after row."""
+        return [value for row in zip(*chunk, strict=True) for value in row]
 
     def prepare_staging(self, cursor: Any) -> None:
         """Create what :meth:`array_load` needs besides the staging tables (a stage on Snowflake); run

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -10,7 +10,7 @@ from airflow_sigma.warehouse.bigquery.access import check_access
 from airflow_sigma.warehouse.bigquery.session import BIGQUERY_TYPES, SessionConnection, Typed
 from airflow_sigma.warehouse.generic import Dialect, Endpoint
 from airflow_sigma.warehouse.tables import Column, Table
-from airflow_sigma.warehouse.values import WarehouseConnectionError, column_chunks
+from airflow_sigma.warehouse.values import WarehouseConnectionError
 
 #: Date columns a table is partitioned by, in order of preference.
 PARTITION_COLUMNS = ("day", "snapshot_date", "as_of")
@@ -88,32 +88,15 @@ class BigQueryDialect(Dialect):
     def value_sql(self, column: Column) -> str:
         return f"PARSE_JSON({self.placeholder})" if column.type == "json" else self.placeholder
 
-    def bulk_insert(
-        self,
-        cursor: Any,
-        qualified_name: str,
-        columns: Sequence[Column],
-        rows: Iterable[Sequence[Any]],
-    ) -> int:
-        """Multi-row ``INSERT`` statements with typed parameters (a NULL needs its type), inside the
+    def statement_params(self, columns: Sequence[Column], chunk: Sequence[Sequence[Any]]) -> list[Any]:
+        """Typed parameters (a NULL needs its type): multi-row ``INSERT`` statements are used inside the
         transaction; the run's staged events go by load job instead (:meth:`append_arrays`)."""
-        codecs = [self.codec(column) for column in columns]
-        names = [column.name for column in columns]
         kinds = ["STRING" if c.type == "json" else BIGQUERY_TYPES[c.type] for c in columns]
-        per_statement = max(1, min(self.rows_per_statement, 10_000 // len(columns)))
-        full_sql = self.insert_sql(qualified_name, columns, per_statement)
-        total = 0
-        for chunk in column_chunks(rows, codecs, names, qualified_name, per_statement):
-            count = len(chunk[0])
-            sql = full_sql if count == per_statement else self.insert_sql(qualified_name, columns, count)
-            params = [
-                Typed(value, kind)
-                for row in zip(*chunk, strict=True)
-                for value, kind in zip(row, kinds, strict=True)
-            ]
-            cursor.execute(sql, params)
-            total += count
-        return total
+        return [
+            Typed(value, kind)
+            for row in zip(*chunk, strict=True)
+            for value, kind in zip(row, kinds, strict=True)
+        ]
 
     def append_arrays(
         self, cursor: Any, qualified_name: str, columns: Sequence[Column], arrays: Sequence[Any]
