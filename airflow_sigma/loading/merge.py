@@ -11,14 +11,15 @@ from the stored copy) are counted, with a few keys as samples (:attr:`MergeCount
    staging table, in a scratch database written through ADBC (:mod:`airflow_sigma.loading.scratch`),
    is keyed by ``event_key`` and each batch is upserted with that rule (SQLite sorts slowly; B-tree
    upserts are what it does best). Elsewhere rows are appended (COPY on PostgreSQL) and the newest
-   row per event is kept (``DISTINCT ON`` on PostgreSQL, a window function elsewhere);
+   row per event is kept, flagged when the event's copies differ, in one sort of the staged rows
+   that compares each row with the one before it (window functions);
 2. look up the stored copy of each staged event by key, once: its file, its day and whether its
    values differ go to a temp table, so that what follows does not read the event table again, and
-   the merge's cost follows the run's size, not the history's;
+   the merge's cost follows the run's size, not the history's (nothing to look up in an empty table);
 3. withdraw the stored events of files rewritten since an earlier run read them that the run no longer
    supplies (:mod:`airflow_sigma.loading.withdraw`), then drop the events the table already holds
    from a newer file (an earlier run may have read one);
-4. insert the new events, and update the stored ones whose values changed.
+4. update the stored events whose values changed, and insert the new ones.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ _STORED_COLUMNS = (
     Column("day", "date", "The day of its stored copy.", False),
     Column("differs", "integer", "1 when the stored copy's values (but JSON) differ from the staged.", False),
 )
+_CONFLICTING = Column("conflicting", "integer", "1 when the run's copies of the event differ.", False)
 
 
 @dataclass(frozen=True)
@@ -164,8 +166,7 @@ class StagedMerge:
         self.scratch: ScratchDatabase | None = None
         if not tx.dialect.stages_in_scratch:
             self.staging = tx.create_temp_table(f"sigma_stage_{job}", staged)
-            self.best = tx.create_temp_table(f"sigma_best_{job}", staged)
-            self.conflicting = tx.create_temp_table(f"sigma_conflicts_{job}", columns[:1])
+            self.best = tx.create_temp_table(f"sigma_best_{job}", (*staged, _CONFLICTING))
             return
         if scratch_dir is None:
             raise ValueError("StagedMerge on SQLite needs a scratch_dir for its staging database")
@@ -231,7 +232,11 @@ class StagedMerge:
             best = TempTable(f"{alias}.{self.staging.name}", self.staging.columns)
         else:
             best = self._newest_per_event()
-        self._look_up_stored(best)
+        target = tx.table_name(self.target)
+        [(holds,)] = tx.query(f"SELECT CASE WHEN EXISTS (SELECT 1 FROM {target}) THEN 1 ELSE 0 END")
+        first_load = not int(holds)  # then no stored copy is looked up, and none updated
+        if not first_load:
+            self._look_up_stored(best)
         conflicts, samples = self._conflicts(best)
         withdrawal = withdraw_absent(tx, self.target, best, self.order_table, rewritten or {})
         stored, order = self.stored.name, self.order_table.name
@@ -263,11 +268,11 @@ class StagedMerge:
                 "WHERE s.event_key = b.event_key))"
             )
 
-        target = tx.table_name(self.target)
         key, updates = self.target.key, [n for n in names if n not in self.target.key]
-        with through_indexes(tx):
-            for sql in tx.dialect.update_changed_sql(target, source("EXISTS"), names, key, updates):
-                tx.execute(sql)
+        if not first_load:
+            with through_indexes(tx):
+                for sql in tx.dialect.update_changed_sql(target, source("EXISTS"), names, key, updates):
+                    tx.execute(sql)
         tx.execute(f"INSERT INTO {target} ({listed}) SELECT {listed} FROM {source('NOT EXISTS')} n")
         return MergeCounts(kept, sum(kept.values()), former, displaced, conflicts, samples, withdrawal)
 
@@ -294,22 +299,11 @@ class StagedMerge:
             )
 
     def _conflicts(self, best: TempTable) -> tuple[int, list[str]]:
-        """Events whose copies differ: within the run (flagged while staging on SQLite, else found by
-        comparing every staged copy with the one kept), or between the kept copy and the stored one."""
-        tx, q = self.tx, self.tx.dialect.quote
-        names = [c.name for c in self.columns[1:]]
-        if self.scratch is not None:
-            in_run = f"SELECT event_key FROM {best.name} WHERE conflicting = 1"
-            not_in_run = f"s.event_key IN (SELECT event_key FROM {best.name} WHERE conflicting = 0)"
-        else:
-            differs = " OR ".join(_differs(f"s.{q(n)}", f"b.{q(n)}") for n in names)
-            found = self.conflicting
-            tx.execute(
-                f"INSERT INTO {found.name} (event_key) SELECT DISTINCT s.event_key "
-                f"FROM {self.staging.name} s JOIN {best.name} b ON b.event_key = s.event_key WHERE {differs}"
-            )
-            in_run = f"SELECT event_key FROM {found.name}"
-            not_in_run = f"s.event_key NOT IN ({in_run})"
+        """Events whose copies differ: within the run (flagged while staging on SQLite, while keeping the
+        newest copy elsewhere), or between the kept copy and the stored one."""
+        tx = self.tx
+        in_run = f"SELECT event_key FROM {best.name} WHERE conflicting = 1"
+        not_in_run = f"s.event_key IN (SELECT event_key FROM {best.name} WHERE conflicting = 0)"
         with_stored = f"SELECT s.event_key FROM {self.stored.name} s WHERE s.differs = 1 AND {not_in_run}"
         every = f"{in_run} UNION ALL {with_stored}"
         [(count,)] = tx.query(f"SELECT COUNT(*) FROM ({every}) c")
@@ -341,10 +335,11 @@ class StagedMerge:
         tx, q = self.tx, self.tx.dialect.quote
         names = [c.name for c in self.staging.columns]
         order = ", ".join(f"{q(n)} DESC NULLS LAST" for n in ["file_rank", *names[1:-1]])
+        compared = [q(n) for n in names[1:-1]]
         best = self.best
-        tx.execute(
-            tx.dialect.keep_newest_sql(
-                best.name, self.staging.name, [q(n) for n in names], q("event_key"), order
-            )
-        )
+        listed = [q(n) for n in names]
+        for sql in tx.dialect.keep_newest_sql(
+            best.name, self.staging.name, listed, q("event_key"), order, compared
+        ):
+            tx.execute(sql)
         return best

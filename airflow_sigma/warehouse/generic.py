@@ -435,19 +435,28 @@ class Dialect:
         read all of it instead, a cost that grows with history."""
         return [], []
 
-    def keep_newest_sql(self, target: str, source: str, columns: Sequence[str], key: str, order: str) -> str:
-        """Insert into ``target`` the row of ``source`` that sorts first by ``order`` per ``key``.
+    def keep_newest_sql(
+        self, target: str, source: str, columns: Sequence[str], key: str, order: str, compared: Sequence[str]
+    ) -> list[str]:
+        """Statements inserting into ``target`` the row of ``source`` that sorts first by ``order`` per
+        ``key``, with ``conflicting`` set to 1 when the ``compared`` columns of the key's rows differ,
+        else 0: in one pass, which compares each row with the one before it in the same order (rows are
+        all alike exactly when no row differs from the one before it).
 
         :param columns: the columns copied (quoted).
         :param key: the partition column (quoted).
         :param order: an ``ORDER BY`` list.
+        :param compared: the columns (quoted) whose values make copies differ.
         """
         listed = ", ".join(columns)
-        return (
-            f"INSERT INTO {target} ({listed}) SELECT {listed} FROM (SELECT s.*, ROW_NUMBER() OVER "
-            f"(PARTITION BY {key} ORDER BY {order}) AS sigma_rank FROM {source} s) ranked "
-            "WHERE sigma_rank = 1"
-        )
+        window = f"(PARTITION BY {key} ORDER BY {order})"
+        changed = " OR ".join(f"{c} IS DISTINCT FROM LAG({c}, 1, {c}) OVER {window}" for c in compared)
+        return [
+            f"INSERT INTO {target} ({listed}, conflicting) SELECT {listed}, conflicting FROM (SELECT "
+            f"{listed}, sigma_rank, MAX(sigma_changed) OVER (PARTITION BY {key}) AS conflicting FROM "
+            f"(SELECT s.*, ROW_NUMBER() OVER {window} AS sigma_rank, CASE WHEN {changed or '1 = 0'} THEN 1 "
+            f"ELSE 0 END AS sigma_changed FROM {source} s) changed) ranked WHERE sigma_rank = 1"
+        ]
 
 
 class ArrayLoad:

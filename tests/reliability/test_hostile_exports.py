@@ -400,13 +400,20 @@ VIEW = "{id},2024-05-01T10:0{m}:00Z,OBJECT_INTERACTION,view_workbook,Success,ann
 
 
 def conflicting_exports(folder: Path) -> list[Any]:
-    """e1 differs between the files, e3 within the newer one; e2 is the same everywhere."""
-    older = [VIEW.format(id="e1", m=1, wb="wbA"), VIEW.format(id="e2", m=2, wb="wbA")]
+    """e1 differs between the files, e3 within the newer one; e2 is the same everywhere; e4 is twice
+    the same in the newer file and different in the older one (the copies that differ come last)."""
+    older = [
+        VIEW.format(id="e1", m=1, wb="wbA"),
+        VIEW.format(id="e2", m=2, wb="wbA"),
+        VIEW.format(id="e4", m=4, wb="wbB"),
+    ]
     newer = [
         VIEW.format(id="e1", m=1, wb="wbB"),
         VIEW.format(id="e2", m=2, wb="wbA"),
         VIEW.format(id="e3", m=3, wb="wbC"),
         VIEW.format(id="e3", m=3, wb="wbA"),
+        VIEW.format(id="e4", m=4, wb="wbA"),
+        VIEW.format(id="e4", m=4, wb="wbA"),
     ]
     return [
         write_export(folder, "a.csv", older, modified=at("2024-05-01T11:00"), header=RAW_HEADER),
@@ -414,7 +421,7 @@ def conflicting_exports(folder: Path) -> list[Any]:
     ]
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgres", "snowflake", "bigquery"])
 def test_conflicting_copies_are_counted_and_the_winner_does_not_depend_on_the_order(
     request: pytest.FixtureRequest, tmp_path: Path, backend: str
 ) -> None:
@@ -436,11 +443,11 @@ def test_conflicting_copies_are_counted_and_the_winner_does_not_depend_on_the_or
         conflicts = [r.totals()["conflicting_events"] for r in results]
         samples = [r.conflict_samples for r in results]
         expected = {
-            "one run": ([2], [["e1", "e3"]]),
-            "one run, reversed": ([2], [["e1", "e3"]]),
-            "a then b": ([0, 2], [[], ["e1", "e3"]]),
-            "b then a": ([1, 1], [["e3"], ["e1"]]),
+            "one run": ([3], [["e1", "e3", "e4"]]),
+            "one run, reversed": ([3], [["e1", "e3", "e4"]]),
+            "a then b": ([0, 3], [[], ["e1", "e3", "e4"]]),
+            "b then a": ([1, 2], [["e3"], ["e1", "e4"]]),
         }[name]
         assert (conflicts, samples) == expected, name
-    assert outcomes["one run"][0] == {"e1": "wbB", "e2": "wbA", "e3": "wbC"}
+    assert outcomes["one run"][0] == {"e1": "wbB", "e2": "wbA", "e3": "wbC", "e4": "wbA"}
     assert all(outcome == outcomes["one run"] for outcome in outcomes.values()), outcomes
