@@ -15,8 +15,12 @@ state reads), impression events
 for the days ``event_retention_days`` keeps, audit events (an eighth of a day's events, so that a year
 fits on the disk and in the time; they are kept forever), their daily tables rebuilt by the audit
 job's own code, a file record per day and job; catalog snapshots and usage dates as many as the
-default retention keeps (90). The last-seen state is filled by a usage summary of the day before the
-run, as the previous daily run leaves it.
+default retention keeps (90). Each copied day's rows are written together, in the order a run
+inserts them, and an impression event's key is shifted with its time (the key starts with the
+event's time), as the daily runs leave them: copies that kept the first day's keys or interleaved
+the days would scatter each day over the whole table and its key index, which no daily run does,
+and deleting a day would then cost what rewriting the table costs. The last-seen state is filled by
+a usage summary of the day before the run, as the previous daily run leaves it.
 """
 
 from __future__ import annotations
@@ -73,6 +77,8 @@ class Engine:
     shift_time: str
     key_tail: str
     user_tail: str
+    shift_impression_key: str  # an impression key's leading epoch microseconds shifted back by "n" days
+    in_order: str  # what orders rows as the daily runs wrote them: "n", then the source table's order
 
     def warehouse(self) -> Any:
         from airflow_sigma.warehouse import PostgresDialect, SqliteDialect, Warehouse
@@ -89,6 +95,9 @@ def sqlite_engine(path: Path) -> Engine:
         "date({col}, '-' || n || ' days') || substr({col}, 11)",
         "substr(event_key, -1)",
         "substr(user_email, instr(user_email, '@') - 1, 1)",
+        "(CAST(substr(event_key, 1, instr(event_key, '|') - 1) AS INTEGER) - n * 86400000000) "
+        "|| substr(event_key, instr(event_key, '|'))",
+        "",  # the numbers are the outer loop of the CROSS JOIN, then the source table's rowid order
     )
 
 
@@ -102,6 +111,9 @@ def postgres_engine(dsn: str) -> Engine:
         "({col} - n * INTERVAL '1 day')",
         "right(event_key, 1)",
         "substr(user_email, strpos(user_email, '@') - 1, 1)",
+        "(split_part(event_key, '|', 1)::bigint - n * 86400000000)::text "
+        "|| substr(event_key, strpos(event_key, '|'))",
+        "ORDER BY n, 1",
     )
 
 
@@ -235,18 +247,18 @@ def seed_history(
             f"ORDER BY 1, 2, 3, 4"
         )
         run(
-            f"INSERT INTO sigma_impression_events SELECT event_key || '~' || n, "
+            f"INSERT INTO sigma_impression_events SELECT {engine.shift_impression_key}, "
             f"{engine.shift_time.format(col='request_time')}, {shift_day}, user_email, workbook_url_id, "
-            f"element_id, impressions, source_uri FROM sigma_impression_events CROSS JOIN {{numbers}} x "
-            f"WHERE day = '{first}'",
+            f"element_id, impressions, source_uri FROM {{numbers}} x CROSS JOIN sigma_impression_events "
+            f"WHERE day = '{first}' {engine.in_order}",
             EVENT_DAYS - 2,
         )
         columns = ", ".join(c.name for c in AUDIT_EVENTS.columns[3:-1])
         run(
             f"INSERT INTO sigma_audit_events SELECT event_key || '~' || n, "
             f"{engine.shift_time.format(col='request_time')}, {shift_day}, {columns}, source_uri "
-            f"FROM sigma_audit_events CROSS JOIN {{numbers}} x WHERE day = '{first}' "
-            f"AND {engine.key_tail} IN {AUDIT_HISTORY_SHARE}"
+            f"FROM {{numbers}} x CROSS JOIN sigma_audit_events WHERE day = '{first}' "
+            f"AND {engine.key_tail} IN {AUDIT_HISTORY_SHARE} {engine.in_order}"
         )
         run(
             f"INSERT INTO sigma_export_files SELECT {', '.join(shifted_files)} FROM sigma_export_files "
@@ -256,8 +268,8 @@ def seed_history(
                            ("sigma_members", "snapshot_date")):  # fmt: skip
             names = ", ".join(_columns(cursor, engine, table)[1:])
             run(
-                f"INSERT INTO {table} SELECT {engine.shift_day.format(col=key)}, {names} FROM {table} "
-                f"CROSS JOIN {{numbers}} x",
+                f"INSERT INTO {table} SELECT {engine.shift_day.format(col=key)}, {names} "
+                f"FROM {{numbers}} x CROSS JOIN {table} {engine.in_order}",
                 kept,
             )
         connection.commit()
