@@ -237,22 +237,30 @@ class StagedMerge:
         first_load = not int(holds)  # then no stored copy is looked up, and none updated
         if not first_load:
             self._look_up_stored(best)
-        conflicts, samples = self._conflicts(best)
+        # the one pass over the staged events that counts: per file, and those whose copies differ
+        staged: dict[int, int] = {}
+        in_run = 0
+        for rank, count, conflicting in tx.query(
+            f"SELECT file_rank, COUNT(*), SUM(conflicting) FROM {best.name} GROUP BY file_rank"
+        ):
+            staged[int(rank)] = int(count)
+            in_run += int(conflicting or 0)
+        conflicts, samples = self._conflicts(best, in_run, first_load)
         withdrawal = withdraw_absent(tx, self.target, best, self.order_table, rewritten or {})
         stored, order = self.stored.name, self.order_table.name
         if withdrawal.days:  # stored events were deleted: their copies are looked up again
             tx.execute(f"DELETE FROM {stored}")
             self._look_up_stored(best)
-        tx.execute(
-            f"DELETE FROM {best.name} WHERE event_key IN (SELECT s.event_key FROM {stored} s "
-            f"JOIN {best.name} b ON b.event_key = s.event_key JOIN {order} o ON o.uri = s.source_uri "
-            "WHERE o.file_rank > b.file_rank)"
-        )
+        if not first_load:  # drop the events stored from a newer file
+            newer = (
+                f"FROM {stored} s JOIN {best.name} b ON b.event_key = s.event_key JOIN {order} o "
+                "ON o.uri = s.source_uri WHERE o.file_rank > b.file_rank"
+            )
+            for rank, count in tx.query(f"SELECT b.file_rank, COUNT(*) {newer} GROUP BY b.file_rank"):
+                staged[int(rank)] -= int(count)
+            tx.execute(f"DELETE FROM {best.name} WHERE event_key IN (SELECT s.event_key {newer})")
         uris = {rank: uri for uri, rank in self.order.items()}
-        kept = {
-            uris[int(rank)]: int(count)
-            for rank, count in tx.query(f"SELECT file_rank, COUNT(*) FROM {best.name} GROUP BY file_rank")
-        }
+        kept = {uris[rank]: count for rank, count in staged.items() if count}
         former, displaced = self._stored_copies(best)
         types = {c.name: c.type for c in self.target.columns}
         casts = ", ".join(
@@ -298,18 +306,27 @@ class StagedMerge:
                 f"CROSS JOIN {tx.table_name(self.target)} t WHERE t.event_key = b.event_key"
             )
 
-    def _conflicts(self, best: TempTable) -> tuple[int, list[str]]:
-        """Events whose copies differ: within the run (flagged while staging on SQLite, while keeping the
-        newest copy elsewhere), or between the kept copy and the stored one."""
+    def _conflicts(self, best: TempTable, in_run: int, first_load: bool) -> tuple[int, list[str]]:
+        """Events whose copies differ: ``in_run`` of them within the run (flagged while staging on
+        SQLite, while keeping the newest copy elsewhere), and those whose kept copy differs from the
+        stored one. Only the staged events so flagged are read again, for a few samples."""
         tx = self.tx
-        in_run = f"SELECT event_key FROM {best.name} WHERE conflicting = 1"
-        not_in_run = f"s.event_key IN (SELECT event_key FROM {best.name} WHERE conflicting = 0)"
-        with_stored = f"SELECT s.event_key FROM {self.stored.name} s WHERE s.differs = 1 AND {not_in_run}"
-        every = f"{in_run} UNION ALL {with_stored}"
-        [(count,)] = tx.query(f"SELECT COUNT(*) FROM ({every}) c")
-        tx.execute(f"SELECT event_key FROM ({every}) c ORDER BY event_key")
-        samples = [str(row[0]) for row in tx.cursor.fetchmany(_CONFLICT_SAMPLES)]
-        return int(count), samples
+        samples: list[str] = []
+        if in_run:
+            flagged = f"SELECT event_key FROM {best.name} WHERE conflicting = 1 ORDER BY event_key"
+            samples = [str(key) for (key,) in tx.query(f"{flagged} LIMIT {_CONFLICT_SAMPLES}")]
+        with_stored = 0
+        if not first_load:
+            found = (
+                f"FROM {self.stored.name} s WHERE s.differs = 1 AND s.event_key IN "
+                f"(SELECT event_key FROM {best.name} WHERE conflicting = 0)"
+            )
+            [(count,)] = tx.query(f"SELECT COUNT(*) {found}")
+            with_stored = int(count)
+            if with_stored:
+                listed = f"SELECT s.event_key {found} ORDER BY s.event_key LIMIT {_CONFLICT_SAMPLES}"
+                samples += [str(key) for (key,) in tx.query(listed)]
+        return in_run + with_stored, sorted(samples)[:_CONFLICT_SAMPLES]
 
     def _stored_copies(self, best: TempTable) -> tuple[list[date], dict[str, int]]:
         """What the merge replaces: the stored days that events move away from, and per file, the
