@@ -21,7 +21,7 @@ from benchmarks.exports import ensure_exports
 from benchmarks.impressions import full_data, load_folder, quick_data
 from benchmarks.report import Result, Target, median, peak_rss_bytes, run_child
 
-MIN_ROWS_PER_SECOND = 100_000
+MIN_ROWS_PER_SECOND = 150_000
 
 
 def load(dsn: str, folder: Path, last_day: date) -> dict[str, Any]:

@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from airflow_sigma.loading.files import file_recency
 from airflow_sigma.loading.scratch import ScratchDatabase, scratch_directory
-from airflow_sigma.loading.sql import index_temp_table, through_indexes
+from airflow_sigma.loading.sql import holds_rows, index_temp_table, through_indexes
 from airflow_sigma.loading.staging import constant_column
 from airflow_sigma.loading.withdraw import Span, Withdrawal, withdraw_absent
 from airflow_sigma.storage import ExportFile
@@ -233,8 +233,7 @@ class StagedMerge:
         else:
             best = self._newest_per_event()
         target = tx.table_name(self.target)
-        [(holds,)] = tx.query(f"SELECT CASE WHEN EXISTS (SELECT 1 FROM {target}) THEN 1 ELSE 0 END")
-        first_load = not int(holds)  # then no stored copy is looked up, and none updated
+        first_load = not holds_rows(tx, target)  # then no stored copy is looked up, and none updated
         if not first_load:
             self._look_up_stored(best)
         # the one pass over the staged events that counts: per file, and those whose copies differ

@@ -28,6 +28,13 @@ def string_literals(values: Sequence[str]) -> str:
     return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
 
 
+def holds_rows(tx: Transaction, table: str) -> bool:
+    """Whether ``table`` (its name for SQL) holds a row: a first load skips work that only stored rows
+    need, and indexes the table after its bulk insert."""
+    [(found,)] = tx.query(f"SELECT CASE WHEN EXISTS (SELECT 1 FROM {table}) THEN 1 ELSE 0 END")
+    return bool(int(found))
+
+
 def ensure_index(tx: Transaction, table: str, unqualified_table: str, columns: Sequence[str]) -> None:
     """Create an index on ``columns`` of ``table`` where the engine has indexes (SQLite, PostgreSQL).
 

@@ -19,6 +19,7 @@ import pytest
 
 from airflow_sigma.warehouse import IMPRESSION_EVENTS, IMPRESSIONS_DAILY, Warehouse
 from tests.fixtures.exports import UTC, at, load_impressions, write_export
+from tests.fixtures.snowflake import watched
 from tests.warehouse.conftest import postgres_warehouse, sqlite_warehouse
 
 HISTORY_DAYS, EVENTS_PER_DAY, RUN_EVENTS = 30, 2_000, 3_000
@@ -115,3 +116,32 @@ def test_postgres_looks_stored_events_up_by_key_and_day(postgres_database: str, 
 def test_postgres_transactions_run_without_jit(postgres_database: str, write: bool) -> None:
     with postgres_warehouse(postgres_database).transaction(write=write) as tx:
         assert tx.query("SHOW jit") == [("off",)]
+
+
+def test_a_first_load_indexes_the_days_after_inserting_its_events(
+    postgres_database: str, tmp_path: Path
+) -> None:
+    """The ``day`` index of an empty event table is built after the run's insert (cheaper than keeping it
+    up to date row by row), before the day rebuild reads through it; later runs find it there."""
+    warehouse = postgres_warehouse(postgres_database)
+    statements: list[str] = []
+    warehouse.connect = watched(warehouse.connect, lambda cursor, sql: statements.append(sql))
+    for n in range(2):
+        rows = [f"{RUN_DAY}T1{n}:00:{i:02d}Z,u{i}@x.com,wb{i % 7},," for i in range(60)]
+        export = write_export(tmp_path, f"run{n}.csv", rows, modified=at(f"{RUN_DAY}T2{n}:00"))
+        assert load_impressions(warehouse, [export], RUN_DAY).events == 60
+        insert, index, daily = (
+            next(i for i, sql in enumerate(statements) if sql.startswith(prefix))
+            for prefix in (
+                "INSERT INTO sigma_impression_events ",
+                "CREATE INDEX IF NOT EXISTS sigma_impression_events_day_idx",
+                DAILY,
+            )
+        )
+        assert (insert < index < daily) if n == 0 else (index < insert < daily), statements
+        statements.clear()
+    plans: dict[str, list[str]] = {DAILY: []}
+    warehouse.connect = planned(postgres_warehouse(postgres_database).connect, "EXPLAIN", plans)
+    export = write_export(tmp_path, "run2.csv", rows, modified=at(f"{RUN_DAY}T22:00"))
+    load_impressions(warehouse, [export], RUN_DAY)
+    assert "sigma_impression_events_day_idx" in plans[DAILY][0]
