@@ -287,8 +287,8 @@ def seed_history(
         names = ", ".join(_columns(cursor, engine, "sigma_usage")[1:])
         cursor.execute(
             f"INSERT INTO sigma_usage SELECT {engine.shift_day.format(col='as_of')}, {names} "
-            f"FROM (SELECT n FROM bench_n WHERE n <= {kept}) x CROSS JOIN sigma_usage"
-        )  # date by date (SQLite keeps a CROSS JOIN's order), as runs write them: retention deletes one
+            f"FROM (SELECT n FROM bench_n WHERE n <= {kept}) x CROSS JOIN sigma_usage {engine.in_order}"
+        )  # date by date, as runs write them: retention deletes one date, not rows spread over the table
         cursor.execute("DROP TABLE bench_n")
         counts = {}
         for table in ("sigma_impressions_daily", "sigma_impression_events", "sigma_audit_events",
