@@ -433,7 +433,7 @@ def measure(histories: Histories, history: Sequence[int], flags: list[str], runs
             args = ["seed", "--engine", engine, "--days", str(days), *histories.seeded(days), *flags]
             cases[days] = {**run_child("benchmarks.history", *args, timeout=CASE_TIMEOUT_SECONDS), "runs": []}
         for n in range(runs):
-            for days in history[n % 2 :] + history[: n % 2]:
+            for days in [*history[n % 2 :], *history[: n % 2]]:
                 copy = histories.copy(days)
                 try:
                     args = ["run", "--engine", engine, "--days", str(days), *copy, *flags]
