@@ -20,12 +20,12 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 from demo_report import NEXT_STEPS, print_report, step
 
-from airflow_sigma.testing.exports import write_exports
+from airflow_sigma.testing.exports import newest_landed_day, write_exports
 from airflow_sigma.testing.org import OrgSpec
 from airflow_sigma.testing.sample_dags import airflow_env, org_export_spec, sample_dags_env
 from airflow_sigma.testing.server import SigmaTestServer
@@ -42,8 +42,9 @@ def main() -> int:
     shutil.rmtree(root, ignore_errors=True)
     home, exports, warehouse = root / "airflow", root / "exports", root / "warehouse.db"
     home.mkdir(parents=True)
-    # `airflow dags test <dag> <today>` runs the last full interval before today: yesterday.
-    today = datetime.now(timezone.utc).date()
+    # `airflow dags test <dag> <today>` runs the last full interval before today: yesterday. Just
+    # after midnight UTC "today" is yesterday, so that the export after the interval has landed.
+    today = newest_landed_day()
 
     with SigmaTestServer(OrgSpec.demo(), client_secret=secrets.token_urlsafe(24)) as server:
         step(f"Local Sigma API server on {server.url}: {len(server.org.workbooks)} workbooks")

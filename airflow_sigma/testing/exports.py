@@ -230,6 +230,17 @@ def _bad_row(spec: ExportSpec, kind: int, at: datetime) -> tuple[str, ...]:
     return good[:-2]  # wrong number of fields
 
 
+def newest_landed_day(export_lag_minutes: int = ExportSpec.export_lag_minutes) -> date:
+    """The newest UTC day whose midnight export (written by :func:`write_exports` with this lag) has
+    landed by now, with 10 minutes to spare: today, but yesterday in the first hours after midnight.
+
+    Exports written for the days before it, and ``airflow dags test <dag> <that day>``, give a run
+    whose sensor finds the export after its interval at once; with today's date just after midnight
+    it would wait for a file whose time is still in the future.
+    """
+    return (datetime.now(timezone.utc) - timedelta(minutes=export_lag_minutes + 10)).date()
+
+
 def write_exports(directory: str | os.PathLike[str], spec: ExportSpec) -> GroundTruth:
     """Write ``spec.files`` export files into ``directory`` and return the ground truth.
 

@@ -18,13 +18,13 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from airflow_sigma.testing.exports import write_exports
+from airflow_sigma.testing.exports import newest_landed_day, write_exports
 from airflow_sigma.testing.org import Org, OrgSpec
 from airflow_sigma.testing.sample_dags import org_export_spec
 
@@ -166,7 +166,7 @@ def test_installed_wheel_runs_a_sample_dag(
     # As the docs show: the server's printed URI line, a local exports folder, a SQLite warehouse.
     uri_line = sigma_process[3].strip()
     assert uri_line.startswith("export AIRFLOW_CONN_SIGMA_DEFAULT='sigma://http://"), sigma_process
-    today = datetime.now(timezone.utc).date()
+    today = newest_landed_day()  # just after midnight UTC, yesterday: the export after it has landed
     org = Org.generate(OrgSpec(workbooks=WORKBOOKS))
     exports = tmp_path / "exports"
     write_exports(exports, org_export_spec(org, today - timedelta(days=DAYS), DAYS, events_per_day=120))
