@@ -446,8 +446,8 @@ def measure(histories: Histories, history: Sequence[int], flags: list[str], runs
         for days in cases:
             histories.drop(days)
     for days, case in cases.items():
-        for measure_ in ("seconds", "process_cpu_seconds"):
-            case[measure_] = {task: median([r[measure_][task] for r in case["runs"]]) for task in TASKS}
+        for kind in ("seconds", "process_cpu_seconds"):
+            case[kind] = {task: median([r[kind][task] for r in case["runs"]]) for task in TASKS}
         _print(engine, days, case)
     return cases
 

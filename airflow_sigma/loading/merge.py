@@ -349,13 +349,11 @@ class StagedMerge:
 
     def _newest_per_event(self) -> TempTable:
         tx, q = self.tx, self.tx.dialect.quote
-        names = [c.name for c in self.staging.columns]
-        order = ", ".join(f"{q(n)} DESC NULLS LAST" for n in ["file_rank", *names[1:-1]])
-        compared = [q(n) for n in names[1:-1]]
-        best = self.best
-        listed = [q(n) for n in names]
+        listed = [q(c.name) for c in self.staging.columns]  # event_key, the values, file_rank
+        compared = listed[1:-1]
+        order = ", ".join(f"{n} DESC NULLS LAST" for n in [q("file_rank"), *compared])
         for sql in tx.dialect.keep_newest_sql(
-            best.name, self.staging.name, listed, q("event_key"), order, compared
+            self.best.name, self.staging.name, listed, q("event_key"), order, compared
         ):
             tx.execute(sql)
-        return best
+        return self.best
