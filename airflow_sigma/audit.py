@@ -15,6 +15,7 @@ run's events fall on, from all stored events of those days:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -34,6 +35,8 @@ from airflow_sigma.warehouse import (
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+log = logging.getLogger(__name__)
 
 DEFAULT_LOGIN_EVENT_TYPES = ("ACCESS_SIGMA",)
 DEFAULT_LOGIN_EVENT_NAMES = ("Login", "Log In", "User Login", "Sign In")
@@ -137,10 +140,43 @@ class AuditJob:
     def prepare(self, tx: Transaction, days: Sequence[date]) -> None:
         ensure_index(tx, tx.table_name(AUDIT_EVENTS), tx.warehouse.unqualified_name(AUDIT_EVENTS), ["day"])
 
+    def rekey(self, tx: Transaction, staged: str, days: Sequence[date]) -> None:
+        rekeyed = key_events_by_time(tx, staged, days)
+        if rekeyed:
+            log.info("Gave %d stored events of earlier versions today's keys (time first)", rekeyed)
+
     def finish(self, tx: Transaction, days: Sequence[date]) -> dict[str, Any]:
         forget_seen(tx, days)  # member activity's summary of older days, when it covers them
         rebuild_audit_days(tx, days, self.logins)
         return {"days_rebuilt": len(days)}
+
+
+def key_events_by_time(tx: Transaction, staged: str, days: Sequence[date]) -> int:
+    """Give the stored events of ``days`` keyed by their hash alone (by version 0.1.0 until December
+    2026) the keys runs make now, ``<epoch microseconds>;<hash>``
+    (:func:`~airflow_sigma.events.keys.audit_keys`), when the run stages them again: a stored key is
+    rewritten only when it is the hash of one of the run's keys, so events keyed by their event id
+    (which may look like a hash) are never touched. Returns the rows rewritten.
+
+    :param staged: the SQL name of a table holding the run's keys (``event_key``).
+    :param days: the days of the run's events (the only days its events can be stored on).
+    """
+    if not days:
+        return 0
+    table, p = tx.table_name(AUDIT_EVENTS), tx.placeholder
+    in_days, params = tx.where(AUDIT_EVENTS, {"day": days})
+    bare = f"{in_days} AND event_key NOT LIKE {p}"
+    params.append("%;%")
+    with through_indexes(tx):
+        if not tx.query(f"SELECT 1 FROM {table} WHERE {bare} LIMIT 1", params):
+            return 0  # what a table written since (or keyed by event ids on other days) costs
+        micros = tx.dialect.epoch_micros_text("request_time")
+        hashes = f"SELECT SUBSTR(event_key, LENGTH(event_key) - 31) FROM {staged} WHERE event_key LIKE {p}"
+        return tx.execute(
+            f"UPDATE {table} SET event_key = {micros} || ';' || event_key WHERE {bare} "
+            f"AND event_key IN ({hashes})",
+            [*params, "%;%"],
+        )
 
 
 def rebuild_audit_days(tx: Transaction, days: Sequence[date], logins: LoginSettings) -> None:

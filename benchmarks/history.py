@@ -79,7 +79,7 @@ class Engine:
     shift_time: str
     key_tail: str
     user_tail: str
-    shift_impression_key: str  # an impression key's leading epoch microseconds shifted back by "n" days
+    shift_key: str  # a key's leading epoch microseconds (up to "{sep}") shifted back by "n" days
     in_order: str  # what orders rows as the daily runs wrote them: "n", then the source table's order
 
     def warehouse(self) -> Any:
@@ -97,8 +97,8 @@ def sqlite_engine(path: Path) -> Engine:
         "date({col}, '-' || n || ' days') || substr({col}, 11)",
         "substr(event_key, -1)",
         "substr(user_email, instr(user_email, '@') - 1, 1)",
-        "(CAST(substr(event_key, 1, instr(event_key, '|') - 1) AS INTEGER) - n * 86400000000) "
-        "|| substr(event_key, instr(event_key, '|'))",
+        "(CAST(substr(event_key, 1, instr(event_key, '{sep}') - 1) AS INTEGER) - n * 86400000000) "
+        "|| substr(event_key, instr(event_key, '{sep}'))",
         "",  # the numbers are the outer loop of the CROSS JOIN, then the source table's rowid order
     )
 
@@ -113,8 +113,8 @@ def postgres_engine(dsn: str) -> Engine:
         "({col} - n * INTERVAL '1 day')",
         "right(event_key, 1)",
         "substr(user_email, strpos(user_email, '@') - 1, 1)",
-        "(split_part(event_key, '|', 1)::bigint - n * 86400000000)::text "
-        "|| substr(event_key, strpos(event_key, '|'))",
+        "(split_part(event_key, '{sep}', 1)::bigint - n * 86400000000)::text "
+        "|| substr(event_key, strpos(event_key, '{sep}'))",
         "ORDER BY n, 1",
     )
 
@@ -249,7 +249,7 @@ def seed_history(
             f"ORDER BY 1, 2, 3, 4"
         )
         run(
-            f"INSERT INTO sigma_impression_events SELECT {engine.shift_impression_key}, "
+            f"INSERT INTO sigma_impression_events SELECT {engine.shift_key.format(sep='|')}, "
             f"{engine.shift_time.format(col='request_time')}, {shift_day}, user_email, workbook_url_id, "
             f"element_id, impressions, source_uri FROM {{numbers}} x CROSS JOIN sigma_impression_events "
             f"WHERE day = '{first}' {engine.in_order}",
@@ -257,7 +257,7 @@ def seed_history(
         )
         columns = ", ".join(c.name for c in AUDIT_EVENTS.columns[3:-1])
         run(
-            f"INSERT INTO sigma_audit_events SELECT event_key || '~' || n, "
+            f"INSERT INTO sigma_audit_events SELECT {engine.shift_key.format(sep=';')}, "
             f"{engine.shift_time.format(col='request_time')}, {shift_day}, {columns}, source_uri "
             f"FROM {{numbers}} x CROSS JOIN sigma_audit_events WHERE day = '{first}' "
             f"AND {engine.key_tail} IN {AUDIT_HISTORY_SHARE} {engine.in_order}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -171,10 +171,69 @@ def test_overlapping_exports_are_stored_once_with_or_without_event_ids(
     rows = stored(warehouse)
     assert len(rows) == 12  # 6 events with ids, the same 6 exported without ids (hashed keys)
     hashed = [r for r in rows if not r["event_key"].startswith("id")]
-    assert len({r["event_key"] for r in hashed}) == 6 and all(len(r["event_key"]) == 32 for r in hashed)
+    assert len({r["event_key"] for r in hashed}) == 6
+    assert all(r["event_key"] == f"{micros(r['request_time'])};{r['event_key'][-32:]}" for r in hashed)
     assert next(r for r in rows if r["event_key"] == "id5")["event_status"] == "Failure"  # newest file wins
     assert export_rows(warehouse, "audit")["d.csv"]["duplicate_events"] == 0
     assert export_rows(warehouse, "audit")["c.csv"]["duplicate_events"] == 2
+
+
+def micros(moment: datetime) -> int:
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
+def test_events_keyed_by_their_hash_alone_are_rekeyed_not_stored_twice(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """Keys stored by 0.1.0 were the bare hash: the days a run loads get the time in front first."""
+    header = HEADER.split(",", 1)[1]
+    times = ["2024-04-30T23:59:59.999999Z", "2024-05-01T00:00:00.000001Z", "2024-05-01T08:00:00.5Z"]
+    rows = [f"{t},ACCESS_SIGMA,Login,Success,u{n}@x.com,,,ip" for n, t in enumerate(times)]
+    old_day = ["1999-12-31T23:59:59.123456Z,ACCESS_SIGMA,Login,Success,z@x.com,,,ip"]
+    a = write_export(tmp_path, "a.csv", [*old_day, *rows], header=header, modified=at("2024-05-01T12:00"))
+    load_audit(warehouse, [a], date(2024, 5, 1))
+    keys = {r["event_key"] for r in stored(warehouse)}
+    assert len(keys) == 4
+    assert all(
+        r["event_key"] == f"{micros(r['request_time'])};{r['event_key'][-32:]}" for r in stored(warehouse)
+    )
+    with warehouse.transaction() as tx:  # what 0.1.0 stored
+        table, p = tx.table_name(AUDIT_EVENTS), tx.placeholder
+        for key in keys:
+            tx.execute(f"UPDATE {table} SET event_key = {p} WHERE event_key = {p}", [key.split(";")[1], key])
+    b = write_export(tmp_path, "b.csv", rows[1:], header=header, modified=at("2024-05-01T13:00"))
+    result = load_audit(warehouse, [b], date(2024, 5, 1))
+    assert result.events == 2  # updated from the newer file, not inserted again
+    after = {r["event_key"]: r for r in stored(warehouse)}
+    may_1 = micros(at("2024-05-01T00:00"))
+    reloaded = {k for k in keys if int(k.split(";")[0]) >= may_1}  # not 30 April, nor 1999: not loaded again
+    assert len(reloaded) == 2
+    assert set(after) == reloaded | {k.split(";")[1] for k in keys - reloaded}
+    assert sorted(r["source_uri"].rsplit("/", 1)[1] for r in after.values()) == [
+        "a.csv",
+        "a.csv",
+        "b.csv",
+        "b.csv",
+    ]
+    assert logins(warehouse)[date(2024, 5, 1)] == (2, 0, 2)
+    load_audit(warehouse, [a, b], date(2024, 5, 1))  # every day again: the SQL's time is Python's
+    assert {r["event_key"] for r in stored(warehouse)} == keys
+
+
+def test_an_event_id_that_looks_like_a_hash_is_never_rekeyed(warehouse: Warehouse, tmp_path: Path) -> None:
+    row = "2024-05-01T08:00:00Z,ACCESS_SIGMA,Login,Success,ann@x.com,,,ip"
+    hexadecimal = "0123456789abcdef0123456789abcdef"
+    a = write_export(
+        tmp_path, "a.csv", [f"{hexadecimal},{row}"], header=HEADER, modified=at("2024-05-01T12:00")
+    )
+    load_audit(warehouse, [a], date(2024, 5, 1))
+    header = HEADER.split(",", 1)[1]
+    b = write_export(tmp_path, "b.csv", [row], header=header, modified=at("2024-05-01T13:00"))
+    load_audit(warehouse, [b], date(2024, 5, 1))
+    keys = sorted(r["event_key"] for r in stored(warehouse))
+    assert (
+        len(keys) == 2 and keys[0] == hexadecimal and keys[1].startswith(f"{micros(at('2024-05-01T08:00'))};")
+    )
 
 
 def test_reruns_in_any_order_give_identical_tables(

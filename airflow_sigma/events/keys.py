@@ -4,15 +4,19 @@ Impression keys (no event id): ``"<request_time as UTC epoch microseconds>|<user
 <element_id>"``, with ``%`` and ``|`` inside values written ``%25`` and ``%7C``. Readable, injective and
 built without a per-row Python loop. With ``email_salt`` the email part is already the hash.
 
-Audit keys (no event id): the first 32 hex digits of SHA-256 over ``"v1;" + <request_time as UTC
-epoch microseconds> + ";"`` followed, for every non-empty value of the row in order of name, by
-``"<name>=" + <the value as a JSON string literal>`` (self-delimiting, so distinct rows never give the
-same text). Names are the logical names for the base columns and the normalised header (letters and
-digits, lower case) for the others, so the key does not change when columns are reordered or renamed
-between the friendly and the id spelling, nor when an export adds a column that is empty for the event.
-Every value counts, because events of one request at the same instant often differ only in an extra
-column (the element, the query): leaving those out would merge distinct events. ``key_columns`` narrows
-the key to chosen columns when an export carries values that change between exports (a joined name).
+Audit keys (no event id): ``"<request_time as UTC epoch microseconds>;<hash>"``, where the hash is the
+first 32 hex digits of SHA-256 over ``"v1;" + <the same microseconds> + ";"`` followed, for every
+non-empty value of the row in order of name, by ``"<name>=" + <the value as a JSON string literal>``
+(self-delimiting, so distinct rows never give the same text). Names are the logical names for the base
+columns and the normalised header (letters and digits, lower case) for the others, so the key does not
+change when columns are reordered or renamed between the friendly and the id spelling, nor when an
+export adds a column that is empty for the event. Every value counts, because events of one request at
+the same instant often differ only in an extra column (the element, the query): leaving those out would
+merge distinct events. ``key_columns`` narrows the key to chosen columns when an export carries values
+that change between exports (a joined name). The time in front keeps each day's keys together in a key
+index, as impression keys are: a daily run then inserts and looks up keys in the few pages of recent
+days, not all over an index kept for years. Keys stored before the time was put in front are the bare
+hash; the audit job rewrites those it meets again (:func:`~airflow_sigma.audit.key_events_by_time`).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from collections.abc import Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
-AUDIT_KEY_VERSION = "v1"
+AUDIT_HASH_VERSION = "v1"
 _AUDIT_KEY_HEX_DIGITS = 32
 
 
@@ -77,7 +81,7 @@ def audit_keys(request_time: pa.Array, named_literals: Sequence[tuple[str, pa.Ar
         by :func:`~airflow_sigma.events.values.json_literals` (``null`` for an empty value).
     """
     micros = request_time.cast(pa.int64()).cast(pa.string())
-    pieces: list[pa.Array | str] = [f"{AUDIT_KEY_VERSION};", micros, ";"]
+    pieces: list[pa.Array | str] = [f"{AUDIT_HASH_VERSION};", micros, ";"]
     for name, literals in sorted(named_literals, key=lambda item: item[0]):
         empty = pc.equal(literals, "null")  # an empty value: left out of the key
         pieces.append(pc.if_else(empty, "", f"{name}="))
@@ -85,4 +89,4 @@ def audit_keys(request_time: pa.Array, named_literals: Sequence[tuple[str, pa.Ar
     material = pc.binary_join_element_wise(*pieces, "").cast(pa.binary())
     sha256 = hashlib.sha256
     digests = [sha256(m).hexdigest()[:_AUDIT_KEY_HEX_DIGITS] for m in material.to_pylist()]
-    return pa.array(digests, pa.string())
+    return pc.binary_join_element_wise(micros, pa.array(digests, pa.string()), ";")

@@ -94,6 +94,12 @@ class EventJob(Protocol):
         they were before the run (``days``: the UTC days of the run's staged events)."""
         ...
 
+    def rekey(self, tx: Transaction, staged: str, days: Sequence[date]) -> None:
+        """In the merge, before stored copies are looked up (never on a first load): give stored
+        events keyed in a form earlier versions wrote today's keys (``staged``: the SQL name of a table
+        holding the run's keys, ``event_key``)."""
+        ...
+
     def finish(self, tx: Transaction, days: Sequence[date]) -> dict[str, Any]:
         """After the merge: rebuild derived tables for ``days`` (the days of the run's events, and
         those its events moved away from); return facts for the summary."""
@@ -291,7 +297,11 @@ def load_exports(
             check_not_emptied(tx, job.target, rewritten, results)
             job.prepare(tx, sorted(days))
             withdrawing = {uri: spans[uri] for uri in rewritten if uri in spans}
-            merged = merger.merge(withdrawing) if accepted else MergeCounts({}, 0)
+            merged = (
+                merger.merge(withdrawing, rekey=lambda staged: job.rekey(tx, staged, sorted(days)))
+                if accepted
+                else MergeCounts({}, 0)
+            )
         for result in results:
             result.duplicates = result.stats.rows_accepted - merged.kept.get(result.export["uri"], 0)
         details = job.finish(tx, sorted(days | set(merged.former_days) | set(merged.withdrawal.days)))

@@ -24,7 +24,7 @@ from the stored copy) are counted, with a few keys as samples (:attr:`MergeCount
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -222,10 +222,13 @@ class StagedMerge:
             batch = pa.RecordBatch.from_arrays([*arrays, ranks], names=list(self.staging.column_names))
             self.scratch.executemany(self._upsert, batch)
 
-    def merge(self, rewritten: Mapping[str, Span] | None = None) -> MergeCounts:
+    def merge(
+        self, rewritten: Mapping[str, Span] | None = None, rekey: Callable[[str], object] | None = None
+    ) -> MergeCounts:
         """Merge the staged rows into the target; first withdraw the stored events of the ``rewritten``
         files (with their new time spans) that the run no longer supplies
-        (:mod:`airflow_sigma.loading.withdraw`)."""
+        (:mod:`airflow_sigma.loading.withdraw`). ``rekey``, given the name of the table of the run's
+        newest rows, updates stored keys of an earlier form before they are looked up."""
         tx, q = self.tx, self.tx.dialect.quote
         if self.scratch is not None:
             alias = self.scratch.attach(tx, f"sigma_scratch_{self.job}")
@@ -235,6 +238,8 @@ class StagedMerge:
         target = tx.table_name(self.target)
         first_load = not holds_rows(tx, target)  # then no stored copy is looked up, and none updated
         if not first_load:
+            if rekey is not None:
+                rekey(best.name)
             self._look_up_stored(best)
         # the one pass over the staged events that counts: per file, and those whose copies differ
         staged: dict[int, int] = {}

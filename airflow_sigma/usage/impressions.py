@@ -113,6 +113,9 @@ class ImpressionsJob:
         events = IMPRESSION_EVENTS
         ensure_index(tx, tx.table_name(events), tx.warehouse.unqualified_name(events), ["day"])
 
+    def rekey(self, tx: Transaction, staged: str, days: Sequence[date]) -> None:
+        pass  # impression keys have had one form
+
     def finish(self, tx: Transaction, days: Sequence[date]) -> dict[str, Any]:
         self._index_days(tx)
         skipped = [d for d in days if d in self._pruned]

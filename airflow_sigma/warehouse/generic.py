@@ -372,6 +372,12 @@ class Dialect:
         """The timestamp at 00:00 UTC of the date ``day``."""
         return f"CAST({day} AS {self.type_names['timestamp']})"
 
+    def epoch_micros_text(self, timestamp: str) -> str:
+        """The UTC epoch microseconds of the stored timestamp ``timestamp`` as decimal text, the way
+        Python writes the integer (what event keys start with)."""
+        micros = f"CAST(EXTRACT(EPOCH FROM {timestamp}) * 1000000 AS {self.type_names['integer']})"
+        return f"CAST({micros} AS {self.type_names['text']})"
+
     def create_index_sql(
         self, schema: str | None, table: str, unqualified_table: str, columns: Sequence[str]
     ) -> str | None:

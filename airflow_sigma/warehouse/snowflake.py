@@ -225,6 +225,9 @@ class SnowflakeDialect(Dialect):
     def start_of_day(self, day: str) -> str:
         return f"TO_TIMESTAMP_TZ({day} || ' 00:00:00 +00:00', 'YYYY-MM-DD HH24:MI:SS TZH:TZM')"
 
+    def epoch_micros_text(self, timestamp: str) -> str:
+        return f"TO_VARCHAR(DATE_PART(EPOCH_MICROSECOND, {timestamp}))"
+
 
 class ParquetStageLoad(ArrayLoad):
     """Batches appended to a Snowflake staging table, loaded in bulk: written to Parquet files in a

@@ -168,6 +168,12 @@ class SqliteDialect(Dialect):
     def start_of_day(self, day: str) -> str:
         return f"({day} || 'T00:00:00.000000Z')"
 
+    def epoch_micros_text(self, timestamp: str) -> str:
+        # Stored as fixed-width YYYY-MM-DDTHH:MM:SS.ffffffZ: whole seconds, then the six digits after
+        # the point, in integers (julianday and unixepoch(.., 'subsec') go through floating point).
+        seconds = f"CAST(strftime('%s', substr({timestamp}, 1, 19)) AS INTEGER)"
+        return f"CAST({seconds} * 1000000 + CAST(substr({timestamp}, 21, 6) AS INTEGER) AS TEXT)"
+
     def create_index_sql(
         self, schema: str | None, table: str, unqualified_table: str, columns: Sequence[str]
     ) -> str | None:

@@ -512,7 +512,11 @@ AUDIT_EVENTS = Table(
     key=("event_key",),
     columns=(
         Column(
-            "event_key", "text", "Stable hash of the event's identifying fields (deduplication key).", False
+            "event_key",
+            "text",
+            "The event id, or the event's time in epoch microseconds, ';' and a stable hash of its "
+            "identifying fields (deduplication key).",
+            False,
         ),
         Column("request_time", "timestamp", "When the event happened (UTC).", False),
         Column("day", "date", "UTC date of request_time.", False),

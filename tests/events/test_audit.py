@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import pyarrow as pa
 import pytest
 
 from airflow_sigma.events import AUDIT_EVENT_SCHEMA, KNOWN_AUDIT_CATEGORIES, EventFileError
@@ -103,7 +104,22 @@ def test_distinct_events_get_distinct_keys() -> None:
     table, _ = read_audit(EXPORT)
     keys = table.column("event_key").to_pylist()
     assert len(set(keys)) == 6  # rows 4 and 5 differ only in the Element attribute
-    assert all(len(key) == 32 for key in keys)
+    times = table.column("request_time").cast(pa.int64()).to_pylist()
+    assert [key.split(";")[0] for key in keys] == [str(t) for t in times]
+
+
+#: The keys version 0.1.0 stored for EXPORT (the hash alone): what today's keys must end with, so that
+#: the audit job can rekey those events when it meets them again.
+KEYS_OF_0_1_0 = [
+    "6ddeb680989b1d72e47c45774f866f2b", "b1e1356c03be1c8e7a399b8537411c0e",
+    "2e73aebde83d93773f15f77320435529", "1522b9a48a46c7d9eb9a5d1ad99582c3",
+    "be858e39bb7d9138b148092ee67a4fd4", "4c46b6c95a746c92f0d09e95e17278f1",
+]  # fmt: skip
+
+
+def test_keys_are_the_time_then_the_hash_version_0_1_0_stored() -> None:
+    table, _ = read_audit(EXPORT)
+    assert [key.split(";")[1] for key in table.column("event_key").to_pylist()] == KEYS_OF_0_1_0
 
 
 def test_the_same_event_in_an_overlapping_export_gets_the_same_key() -> None:

@@ -159,6 +159,9 @@ class BigQueryDialect(Dialect):
     def start_of_day(self, day: str) -> str:
         return f"TIMESTAMP({day})"
 
+    def epoch_micros_text(self, timestamp: str) -> str:
+        return f"CAST(UNIX_MICROS({timestamp}) AS STRING)"
+
     def upsert_changed_sql(
         self,
         target: str,
