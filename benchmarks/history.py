@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sqlite3
 import sys
@@ -401,6 +402,8 @@ class Histories:
         if self.engine == "sqlite":
             target = self.scratch / "run.db"
             shutil.copyfile(self.scratch / f"history_{days}.db", target)
+            with target.open("rb+") as copied:  # on disk, as a long-lived warehouse file is: else the
+                os.fsync(copied.fileno())  # run's first commit waits for the whole copy to be written
             return ["--database", str(target)]
         name = f"sigma_history_{days}"
         # a template must have no sessions: autovacuum may be working in it

@@ -184,7 +184,8 @@ def test_usage_and_audit_dags_end_to_end(sample_dags: SampleDags, storage: str, 
     assert usage["data_interval"] == [f"{LAST_DAY}T00:00:00+00:00", f"{LAST_DAY + day(1)}T00:00:00+00:00"]
     assert [f["uri"].rsplit("/", 1)[1] for f in usage["xcom"]["wait_for_export"]] == [sensed]
     check_export_files(sample_dags, truth, "impressions", [*listed, sensed])
-    assert sum(usage["xcom"]["aggregate_impressions"]["bad_rows"].values()) == truth.bad_rows == 3
+    aggregated = usage["xcom"]["aggregate_impressions"]
+    assert aggregated["bad_rows"] == sum(aggregated["bad_row_kinds"].values()) == truth.bad_rows == 3
     assert sample_dags.impressions_daily() == truth.impressions  # 48 h per file: every day is covered
     check_usage(sample_dags, truth, LAST_DAY)
 

@@ -159,7 +159,8 @@ def test_export_files_accounts_for_every_row(warehouse: Warehouse, tmp_path: Pat
     assert b["processed_at"] == files["a.csv"]["processed_at"] == at("2024-05-02T00:00")
     assert result.events == 3 == len(warehouse.read_table(IMPRESSION_EVENTS))
     assert result.summary()["duplicate_events"] == 2
-    assert result.summary()["bad_rows"] == {"bad_timestamp": 1, "missing_value": 1}
+    assert result.summary()["bad_rows"] == 2
+    assert result.summary()["bad_row_kinds"] == {"bad_timestamp": 1, "missing_value": 1}
     # The bad-row fraction is over the whole run: 2 of 7 rows.
     assert result.bad_fraction == pytest.approx(2 / 7)
 
