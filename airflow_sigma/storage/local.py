@@ -8,7 +8,7 @@ import stat
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from airflow_sigma.storage.errors import ExportStorageError
+from airflow_sigma.storage.errors import ExportAccessError, ExportStorageError
 from airflow_sigma.storage.model import StoredObject
 from airflow_sigma.storage.uri import ExportLocation
 from airflow_sigma.storage.window import from_epoch_ns
@@ -35,7 +35,7 @@ def iter_local_objects(location: ExportLocation) -> Iterator[StoredObject]:
 
     def on_error(error: OSError) -> None:
         if os.path.realpath(str(error.filename)) == os.path.realpath(root):
-            raise ExportStorageError(f"Cannot list local export folder {root}: {error.strerror}") from error
+            raise _storage_error(error, f"Cannot list local export folder {root}") from error
         unreadable.append(f"{error.filename}: {error.strerror}")
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=on_error):
@@ -82,6 +82,16 @@ def open_local_file(path: str) -> BinaryIO:
     try:
         return open(path, "rb")
     except OSError as error:
-        raise ExportStorageError(
-            f"Cannot open export file file://{path}: {error.strerror or error}"
-        ) from error
+        raise _storage_error(error, f"Cannot open export file file://{path}") from error
+
+
+def _storage_error(error: OSError, what: str) -> ExportStorageError:
+    """A permission the worker's user lacks is terminal (retrying cannot grant it); anything else (a
+    share gone for a moment, a file removed since it was listed) may pass."""
+    reason = error.strerror or str(error)
+    if isinstance(error, PermissionError):
+        return ExportAccessError(
+            f"{what}: {reason}. The user the Airflow worker runs as must be able to read it; change "
+            "the permissions or the folder."
+        )
+    return ExportStorageError(f"{what}: {reason}")

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pyarrow.csv as pacsv
 import pytest
 
+from airflow_sigma.exceptions import TerminalError
 from airflow_sigma.storage import (
+    ExportAccessError,
     ExportStorageError,
     ExportWindow,
     list_exports,
@@ -119,3 +124,66 @@ def test_open_plain_and_gzip_as_text_and_binary(export_dir: Path) -> None:
 def test_open_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ExportStorageError, match="Cannot open export file"):
         open_export(f"file://{tmp_path}/gone.csv")
+
+
+def _raised_by_an_unprivileged_user(action: Callable[[], object]) -> str:
+    """``"<class>: <message>"`` of what ``action`` raises for a user without root's rights: this user,
+    or, when the tests run as root (who reads everything), a forked child that has become ``nobody``."""
+
+    def attempt() -> str:
+        try:
+            action()
+        except Exception as error:
+            return f"{type(error).__name__}: {error}"
+        return "nothing raised"
+
+    if os.geteuid() != 0:
+        return attempt()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            os.write(write_end, attempt().encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reply:
+        text = reply.read().decode()
+    os.waitpid(pid, 0)
+    return text
+
+
+@pytest.fixture
+def guarded() -> Iterator[Path]:
+    """A world-readable folder holding a folder and a file only their owner may read."""
+    root = Path(tempfile.mkdtemp(prefix="sigma-guarded-"))  # not under tmp_path: only root may enter that
+    try:
+        root.chmod(0o755)
+        write(root / "locked" / "a.csv", CSV_BYTES, WINDOW_START).chmod(0o600)
+        (root / "locked").chmod(0o700)
+        write(root / "open" / "secret.csv", CSV_BYTES, WINDOW_START).chmod(0o600)
+        yield root
+    finally:
+        shutil.rmtree(root)
+
+
+def test_a_folder_the_worker_may_not_list_fails_without_retries(guarded: Path) -> None:
+    location = parse_export_uri(f"file://{guarded}/locked")
+    raised = _raised_by_an_unprivileged_user(lambda: list_exports(location, None, None))
+    assert raised.startswith("ExportAccessError: Cannot list local export folder")
+    assert "Permission denied" in raised and "must be able to read it" in raised
+    assert issubclass(ExportAccessError, TerminalError)
+
+
+def test_a_file_the_worker_may_not_read_fails_without_retries(guarded: Path) -> None:
+    raised = _raised_by_an_unprivileged_user(lambda: open_export(f"file://{guarded}/open/secret.csv").close())
+    assert raised.startswith(f"ExportAccessError: Cannot open export file file://{guarded}/open/secret.csv")
+    assert "Permission denied" in raised
+
+
+def test_a_file_gone_since_listed_is_retried(tmp_path: Path) -> None:
+    with pytest.raises(ExportStorageError) as raised:
+        open_export(f"file://{tmp_path}/gone.csv")
+    assert raised.value.retryable and not isinstance(raised.value, ExportAccessError)
