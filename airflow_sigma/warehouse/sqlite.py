@@ -47,6 +47,11 @@ class SqliteDialect(Dialect):
     :param sort_threads: helper threads SQLite may use for large sorts (``PRAGMA threads``); by default
         one fewer than the CPUs this process may use, at most 3. The daily rebuild of a big load sorts
         about 1.5x faster with one helper on two CPUs.
+    :param page_size: page size in bytes given to a database file this dialect creates (``PRAGMA
+        page_size`` before the first write; an existing file keeps its own). With 16 KiB pages a big
+        first load makes a quarter of the writes of SQLite's 4 KiB default (the SQL of the 5M-row
+        impressions benchmark took 7.3 s instead of 9.2 s), and a daily run reads fewer pages. None
+        leaves SQLite's default.
     """
 
     name = "sqlite"
@@ -63,10 +68,17 @@ class SqliteDialect(Dialect):
     create_temp_table = "CREATE TEMP TABLE"
 
     def __init__(
-        self, journal_mode: str | None = None, busy_timeout_ms: int = 30_000, sort_threads: int | None = None
+        self,
+        journal_mode: str | None = None,
+        busy_timeout_ms: int = 30_000,
+        sort_threads: int | None = None,
+        page_size: int | None = 16384,
     ) -> None:
         super().__init__("?")
+        if page_size is not None and (page_size < 512 or page_size > 65536 or page_size & (page_size - 1)):
+            raise ValueError(f"page_size must be a power of two from 512 to 65536, got {page_size!r}")
         self.journal_mode = journal_mode
+        self.page_size = page_size
         self.busy_timeout_ms = busy_timeout_ms
         self.sort_threads = min(3, _usable_cpus() - 1) if sort_threads is None else sort_threads
 
@@ -141,6 +153,8 @@ class SqliteDialect(Dialect):
             cursor.execute("BEGIN")  # deferred: a reader does not wait for (or block) writers in WAL mode
             cursor.close()
             return
+        if self.page_size is not None:  # a no-op once the file has pages; before journal_mode (WAL fixes it)
+            cursor.execute(f"PRAGMA page_size = {int(self.page_size)}")
         if self.journal_mode:
             try:
                 cursor.execute(f"PRAGMA journal_mode = {self.journal_mode}")

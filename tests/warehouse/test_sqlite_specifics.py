@@ -118,3 +118,33 @@ def test_large_sorts_may_use_helper_threads(tmp_path: Path) -> None:
         with warehouse.transaction() as tx:
             assert tx.query("PRAGMA threads") == [(threads,)]
     assert 0 <= SqliteDialect().sort_threads <= 3
+
+
+@pytest.mark.parametrize("journal_mode", [None, "wal"])
+def test_a_new_file_gets_the_dialects_page_size_and_an_existing_file_keeps_its_own(
+    tmp_path: Path, journal_mode: str | None
+) -> None:
+    def page_size(path: Path) -> int:
+        with sqlite3.connect(path) as conn:
+            return int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+    new, existing = tmp_path / "new.db", tmp_path / "existing.db"
+    with sqlite3.connect(existing) as conn:
+        conn.execute("CREATE TABLE other (x INTEGER)")  # SQLite's default page size
+    default = page_size(existing)
+    for path in (new, existing):
+        warehouse = Warehouse(lambda p=path: sqlite3.connect(p), SqliteDialect(journal_mode=journal_mode))
+        with warehouse.transaction() as tx:
+            tx.ensure_tables(IMPRESSION_EVENTS)
+            tx.insert_rows(IMPRESSION_EVENTS, [EVENT])
+        assert warehouse.read_table(IMPRESSION_EVENTS) == [EVENT]
+    assert (page_size(new), page_size(existing)) == (16384, default)
+    unset = tmp_path / "unset.db"
+    Warehouse(lambda: sqlite3.connect(unset), SqliteDialect(page_size=None)).ensure_tables(WORKBOOKS)
+    assert page_size(unset) == default
+
+
+@pytest.mark.parametrize("size", [0, 1000, 131072])
+def test_a_page_size_sqlite_cannot_use_is_refused(size: int) -> None:
+    with pytest.raises(ValueError, match="page_size must be a power of two"):
+        SqliteDialect(page_size=size)
