@@ -172,6 +172,7 @@ class BadRowBudget:
     :param file_bytes: most bytes this file holds decompressed (its size, or its size times
         :data:`MAX_DEFLATE_RATIO` when gzipped; ``inf`` when unknown).
     :param rows_after: most rows the run's later files hold (``inf`` when unknown; 0: no later file).
+    :param bad_files: summaries of the files read before this one that have bad rows (named in the error).
     """
 
     max_fraction: float
@@ -179,6 +180,7 @@ class BadRowBudget:
     read_before: int = 0
     file_bytes: float = math.inf
     rows_after: float = 0.0
+    bad_files: tuple[str, ...] = ()
 
     def check(self, stats: FileStats, consumed: int, min_row_bytes: int) -> None:
         """:param consumed: decompressed bytes of the file already counted in ``stats``.
@@ -192,7 +194,7 @@ class BadRowBudget:
                 f"{stats.uri}: reading stopped after {consumed} bytes: {bad} of the {read} rows read in the "
                 f"run so far are bad, and even if every row the run can still hold (at most "
                 f"{rows_left:.0f}) were good, more than max_bad_row_fraction={self.max_fraction:.2%} would "
-                f"be bad: {stats.summary()}. Nothing was written."
+                f"be bad: {'; '.join([stats.summary(), *self.bad_files])}. Nothing was written."
             )
 
 
