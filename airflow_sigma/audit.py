@@ -38,6 +38,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The form of today's hashed keys (airflow_sigma.events.keys, not imported here: it loads pyarrow, and
+# DAG files import this module): a ';' after the time, then the hash's hex digits.
+_TIMED_KEY = "%;%"
+_HASH_DIGITS = 32
+
 DEFAULT_LOGIN_EVENT_TYPES = ("ACCESS_SIGMA",)
 DEFAULT_LOGIN_EVENT_NAMES = ("Login", "Log In", "User Login", "Sign In")
 DEFAULT_SUCCESS_STATUSES = ("Success", "Succeeded")
@@ -166,16 +171,19 @@ def key_events_by_time(tx: Transaction, staged: str, days: Sequence[date]) -> in
     table, p = tx.table_name(AUDIT_EVENTS), tx.placeholder
     in_days, params = tx.where(AUDIT_EVENTS, {"day": days})
     bare = f"{in_days} AND event_key NOT LIKE {p}"
-    params.append("%;%")
+    params.append(_TIMED_KEY)
     with through_indexes(tx):
         if not tx.query(f"SELECT 1 FROM {table} WHERE {bare} LIMIT 1", params):
             return 0  # what a table written since (or keyed by event ids on other days) costs
         micros = tx.dialect.epoch_micros_text("request_time")
-        hashes = f"SELECT SUBSTR(event_key, LENGTH(event_key) - 31) FROM {staged} WHERE event_key LIKE {p}"
+        hashes = (
+            f"SELECT SUBSTR(event_key, LENGTH(event_key) - {_HASH_DIGITS - 1}) FROM {staged} "
+            f"WHERE event_key LIKE {p}"
+        )
         return tx.execute(
             f"UPDATE {table} SET event_key = {micros} || ';' || event_key WHERE {bare} "
             f"AND event_key IN ({hashes})",
-            [*params, "%;%"],
+            [*params, _TIMED_KEY],
         )
 
 

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 AUDIT_HASH_VERSION = "v1"
-_AUDIT_KEY_HEX_DIGITS = 32
+_AUDIT_KEY_HEX_DIGITS = 32  # airflow_sigma.audit._HASH_DIGITS
 
 
 def hash_email(email: str, salt: str) -> str:
